@@ -1,0 +1,34 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#pragma once
+#include <cstdint>
+#include <iosfwd>
+#include <optional>
+#include <string>
+
+namespace nfsleuth {
+
+struct CommonOptions {
+    bool json = false;
+    bool verbose = false;
+    std::optional<double> duration_s;
+    std::optional<uint32_t> pid;
+    std::optional<std::string> comm;
+    std::string backend = "auto";
+    std::optional<std::string> btf;
+};
+
+struct Invocation {
+    std::string command;  // "doctor", "modules"
+    CommonOptions options;
+};
+
+struct ParseOutcome {
+    std::optional<Invocation> invocation;  // absent: nothing to run, exit with exit_code
+    int exit_code = 0;
+};
+
+// Parses the command line. Help and version go to `out` (exit 0); usage
+// errors go to `err` as one sentence plus a hint (exit 2).
+ParseOutcome parse_command_line(int argc, const char* const* argv, std::ostream& out, std::ostream& err);
+
+}  // namespace nfsleuth

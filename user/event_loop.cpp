@@ -1,0 +1,113 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include <csignal>
+
+#include "event_loop.hpp"
+
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdint>
+
+#include "bpf_support.hpp"
+#include "error.hpp"
+
+namespace nfsleuth {
+
+namespace {
+
+int make_timer(std::chrono::milliseconds first, std::chrono::milliseconds period) {
+    int fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+    if (fd < 0) throw Failure(ExitCode::failure, "timerfd_create failed: " + describe_errno(-errno));
+    auto to_ts = [](std::chrono::milliseconds ms) {
+        timespec ts{};
+        ts.tv_sec = ms.count() / 1000;
+        ts.tv_nsec = (ms.count() % 1000) * 1'000'000;
+        return ts;
+    };
+    itimerspec spec{to_ts(period), to_ts(first)};
+    if (spec.it_value.tv_sec == 0 && spec.it_value.tv_nsec == 0) spec.it_value.tv_nsec = 1;  // 0 would disarm
+    timerfd_settime(fd, 0, &spec, nullptr);
+    return fd;
+}
+
+}  // namespace
+
+EventLoop::EventLoop(std::optional<std::chrono::milliseconds> duration) {
+    epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
+    if (epoll_fd_ < 0) throw Failure(ExitCode::failure, "epoll_create1 failed: " + describe_errno(-errno));
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGTERM);
+    sigprocmask(SIG_BLOCK, &mask, &old_mask_);
+    signal_fd_ = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+    if (signal_fd_ < 0) throw Failure(ExitCode::failure, "signalfd failed: " + describe_errno(-errno));
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = signal_fd_;
+    epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, signal_fd_, &ev);
+    if (duration) {
+        deadline_fd_ = make_timer(*duration, std::chrono::milliseconds(0));
+        ev.data.fd = deadline_fd_;
+        epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, deadline_fd_, &ev);
+    }
+}
+
+EventLoop::~EventLoop() {
+    for (auto& s : sources_) {
+        if (s.owned) ::close(s.fd);
+    }
+    if (deadline_fd_ >= 0) ::close(deadline_fd_);
+    if (signal_fd_ >= 0) ::close(signal_fd_);
+    if (epoll_fd_ >= 0) ::close(epoll_fd_);
+    sigprocmask(SIG_SETMASK, &old_mask_, nullptr);
+}
+
+void EventLoop::watch(int fd, std::function<void()> on_ready) {
+    sources_.push_back({fd, std::move(on_ready), false});
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = fd;
+    if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0)
+        throw Failure(ExitCode::failure, "epoll_ctl failed: " + describe_errno(-errno));
+}
+
+void EventLoop::every(std::chrono::milliseconds period, std::function<void()> on_tick) {
+    int fd = make_timer(period, period);
+    watch(fd, [fd, tick = std::move(on_tick)] {
+        uint64_t expirations;
+        while (::read(fd, &expirations, sizeof expirations) > 0) {
+        }
+        tick();
+    });
+    sources_.back().owned = true;
+}
+
+int EventLoop::run() {
+    epoll_event events[16];
+    for (;;) {
+        int n = epoll_wait(epoll_fd_, events, 16, -1);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            throw Failure(ExitCode::failure, "epoll_wait failed: " + describe_errno(-errno));
+        }
+        for (int i = 0; i < n; ++i) {
+            int fd = events[i].data.fd;
+            if (fd == signal_fd_) {
+                signalfd_siginfo si{};
+                if (::read(signal_fd_, &si, sizeof si) == sizeof si) return static_cast<int>(si.ssi_signo);
+            } else if (fd == deadline_fd_) {
+                return 0;
+            } else {
+                for (auto& s : sources_) {
+                    if (s.fd == fd) s.on_ready();
+                }
+            }
+        }
+    }
+}
+
+}  // namespace nfsleuth

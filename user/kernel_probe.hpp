@@ -1,0 +1,90 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// What the running kernel can do, found by looking and by trying, never by
+// assuming: BTF contents, symbols, tracefs, loadable modules, capabilities,
+// and whether each BPF attach type really loads and attaches.
+#pragma once
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+struct btf;
+
+namespace nfsleuth {
+
+struct Capabilities {
+    bool sys_admin = false;
+    bool bpf = false;
+    bool perfmon = false;
+    bool net_admin = false;
+    static Capabilities of_current_process();
+    // Tracing needs CAP_BPF + CAP_PERFMON, or CAP_SYS_ADMIN on older kernels.
+    bool can_trace() const { return sys_admin || (bpf && perfmon); }
+};
+
+// The attach flavours nfsleuth knows; each belongs to one backend.
+enum class Flavor { fentry, fexit, kprobe, kretprobe, tp_btf, raw_tp, tracepoint };
+enum class Backend { fentry, kprobe, tracepoint };
+
+const char* to_string(Flavor f);
+const char* to_string(Backend b);
+Backend backend_of(Flavor f);
+std::optional<Backend> parse_backend(const std::string& s);  // "fentry" ... ; "auto" -> nullopt
+
+struct ProbeResult {
+    bool works = false;
+    std::string detail;  // target used, or why it does not work
+};
+
+class KernelProbe {
+public:
+    explicit KernelProbe(std::optional<std::string> btf_path = std::nullopt);
+    ~KernelProbe();
+    KernelProbe(const KernelProbe&) = delete;
+    KernelProbe& operator=(const KernelProbe&) = delete;
+
+    const std::optional<std::string>& btf_path() const { return btf_path_; }
+    bool has_btf() const { return btf_ != nullptr; }
+    std::string btf_source() const;
+    bool btf_has_func(const std::string& name) const;
+    bool btf_has_typedef(const std::string& name) const;
+    bool kallsyms_has(const std::string& name);
+    std::optional<std::string> tracefs_root() const;  // ".../tracing" whose events/ is readable
+    bool tracefs_has_event(const std::string& category, const std::string& name) const;
+    static bool modules_supported();  // CONFIG_MODULES
+    static bool kprobe_pmu_present();
+
+    // Loads and attaches an empty program of this flavour (cached).
+    const ProbeResult& attach_type(Flavor f);
+    // Whether a hook of this flavour on this target can be attached here.
+    ProbeResult can_attach(Flavor f, const std::string& target);
+
+private:
+    ProbeResult try_attach_type(Flavor f);
+    void load_kallsyms();
+
+    std::optional<std::string> btf_path_;
+    btf* btf_ = nullptr;
+    std::optional<std::set<std::string>> kallsyms_;
+    std::map<Flavor, ProbeResult> attach_results_;
+};
+
+}  // namespace nfsleuth
+
+namespace nfsleuth {
+
+enum class ModuleState { absent, builtin, loaded };
+const char* to_string(ModuleState s);
+
+// Whether a kernel module is loaded, built in, or neither. `evidence` is a
+// path that exists whenever the code is present (built-in code without
+// parameters has no /sys/module entry).
+ModuleState module_state(const std::string& name, const std::string& evidence);
+ModuleState conntrack_state();
+
+// Throws Failure(privilege) naming the missing capabilities.
+void require_tracing_privileges();
+
+}  // namespace nfsleuth

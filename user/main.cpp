@@ -1,0 +1,28 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include <iostream>
+
+#include "bpf_support.hpp"
+#include "cli.hpp"
+#include "doctor.hpp"
+#include "error.hpp"
+#include "modules_command.hpp"
+
+int main(int argc, char** argv) {
+    using namespace nfsleuth;
+    auto parsed = parse_command_line(argc, argv, std::cout, std::cerr);
+    if (!parsed.invocation) return parsed.exit_code;
+    const Invocation& inv = *parsed.invocation;
+    install_libbpf_logging(inv.options.verbose);
+    try {
+        ExitCode code = inv.command == "doctor" ? run_doctor(inv.options) : run_modules(inv.options);
+        return static_cast<int>(code);
+    } catch (const Failure& f) {
+        std::cout.flush();
+        std::cerr << "nfsleuth: " << f.what() << "\n";
+        if (!f.remedy().empty()) std::cerr << "  " << f.remedy() << "\n";
+        return static_cast<int>(f.code());
+    } catch (const std::exception& e) {
+        std::cerr << "nfsleuth: " << e.what() << "\n";
+        return static_cast<int>(ExitCode::failure);
+    }
+}

@@ -1,0 +1,30 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// Network namespaces visible from here, and their conntrack table fill.
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace nfsleuth {
+
+struct NetnsInfo {
+    uint64_t inode = 0;
+    std::string name;             // "init", the /run/netns name, or "pid N (comm)"
+    std::string path;             // a file that refers to it (for setns)
+    std::optional<uint64_t> ct_count;
+    std::optional<uint64_t> ct_max;
+};
+
+// Every distinct network namespace reachable through /run/netns and
+// /proc/PID/ns/net, the initial one first.
+std::vector<NetnsInfo> list_network_namespaces();
+
+// Fills ct_count/ct_max by reading the conntrack sysctls from inside each
+// namespace (a helper thread enters it; the caller's namespace is untouched).
+void read_conntrack_fill(std::vector<NetnsInfo>& namespaces);
+
+// Reads one unsigned number from a file ("/proc/sys/..."), nullopt if absent.
+std::optional<uint64_t> read_number_file(const std::string& path);
+
+}  // namespace nfsleuth
