@@ -77,6 +77,17 @@ ParseOutcome parse_command_line(int argc, const char* const* argv, std::ostream&
         "  nfsleuth modules --json --duration 60 # JSON lines for 60 s (schema: docs/events.md)\n"
         "  nfsleuth modules --comm iptables      # only what iptables (or what it triggered) did");
 
+    std::string names;
+    bool known = false;
+    for (const auto* sub : app.get_subcommands({})) {
+        names += (names.empty() ? "" : ", ") + sub->get_name();
+        known = known || (argc > 1 && sub->get_name() == argv[1]);
+    }
+    if (argc > 1 && argv[1][0] != '-' && !known) {
+        err << "nfsleuth: unknown command '" << argv[1] << "' (commands: " << names
+            << ")\nRun 'nfsleuth --help' for usage.\n";
+        return {std::nullopt, static_cast<int>(ExitCode::usage)};
+    }
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp&) {

@@ -1,0 +1,53 @@
+# SPDX-License-Identifier: GPL-2.0-only
+# Shared helpers for the host integration tests. Each test script gets the
+# nfsleuth binary as $1, creates what it needs (namespaces, rules) under a
+# unique name, and removes it in an EXIT trap even when an assertion fails.
+set -euo pipefail
+
+NFSLEUTH=${1:?usage: $0 PATH-TO-NFSLEUTH}
+NFSLEUTH=$(readlink -f "$NFSLEUTH")
+TEST_NAME=$(basename "$0" .sh)
+WORK=$(mktemp -d "/tmp/nfsleuth-${TEST_NAME}.XXXXXX")
+SKIP=77
+_cleanups=()
+
+# Runs registered cleanups in reverse order; never fails the trap itself.
+_run_cleanups() {
+  local rc=$?
+  for ((i = ${#_cleanups[@]} - 1; i >= 0; i--)); do eval "${_cleanups[i]}" >/dev/null 2>&1 || true; done
+  rm -rf "$WORK"
+  exit "$rc"
+}
+trap _run_cleanups EXIT
+on_exit() { _cleanups+=("$1"); }
+
+fail() { echo "FAIL [$TEST_NAME]: $*" >&2; exit 1; }
+pass() { echo "ok   [$TEST_NAME]: $*"; }
+
+assert_eq() { # expected actual what
+  [[ "$1" == "$2" ]] || fail "$3: expected '$1', got '$2'"
+  pass "$3 = '$2'"
+}
+
+assert_contains() { # haystack-file needle what
+  grep -qF -- "$2" "$1" || { echo "--- $1:"; cat "$1"; fail "$3: '$2' not found"; }
+  pass "$3"
+}
+
+# Runs nfsleuth, capturing stdout/stderr/exit code into $WORK/NAME.{out,err,rc}.
+run_nfsleuth() { # name args...
+  local name=$1; shift
+  set +e
+  "$NFSLEUTH" "$@" >"$WORK/$name.out" 2>"$WORK/$name.err"
+  echo $? >"$WORK/$name.rc"
+  set -e
+}
+
+# A network namespace that is deleted when the test exits.
+make_netns() { # name
+  ip netns add "$1"
+  on_exit "ip netns del $1"
+  ip -n "$1" link set lo up
+}
+
+require_root() { [[ $(id -u) == 0 ]] || { echo "skip [$TEST_NAME]: needs root"; exit "$SKIP"; }; }

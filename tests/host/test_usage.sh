@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+# Bad usage exits 2 with one clear message on stderr and nothing on stdout;
+# help and version exit 0 and go to stdout.
+source "$(dirname "$0")/lib.sh"
+
+check_usage_error() { # expected-message args...
+  local expect=$1; shift
+  run_nfsleuth bad "$@"
+  assert_eq 2 "$(cat "$WORK/bad.rc")" "exit code of: nfsleuth $*"
+  assert_eq 0 "$(wc -c <"$WORK/bad.out")" "stdout bytes of: nfsleuth $*"
+  assert_contains "$WORK/bad.err" "$expect" "stderr of: nfsleuth $*"
+}
+
+check_usage_error "A subcommand is required"
+check_usage_error "not expected: --bogus" modules --bogus
+check_usage_error "unknown command 'frobnicate' (commands: doctor, modules)" frobnicate
+check_usage_error "--duration: must be a number of seconds greater than 0" modules --duration 0
+check_usage_error "--duration: must be a number of seconds greater than 0" modules --duration -3
+check_usage_error "--duration: must be a number of seconds greater than 0" modules --duration soon
+check_usage_error "--backend" modules --backend ebpf
+check_usage_error "--pid" modules --pid abc
+check_usage_error "File does not exist: /nonexistent/btf" doctor --btf /nonexistent/btf
+
+run_nfsleuth help --help
+assert_eq 0 "$(cat "$WORK/help.rc")" "--help exit code"
+assert_contains "$WORK/help.out" "doctor" "--help lists doctor"
+assert_contains "$WORK/help.out" "modules" "--help lists modules"
+assert_contains "$WORK/help.out" "Exit codes" "--help explains exit codes"
+
+run_nfsleuth mhelp modules --help
+assert_eq 0 "$(cat "$WORK/mhelp.rc")" "modules --help exit code"
+assert_contains "$WORK/mhelp.out" "--backend" "modules --help documents --backend"
+assert_contains "$WORK/mhelp.out" "Examples:" "modules --help has examples"
+
+run_nfsleuth version --version
+assert_eq 0 "$(cat "$WORK/version.rc")" "--version exit code"
+grep -Eq '^nfsleuth [0-9]+\.[0-9]+\.[0-9]+$' "$WORK/version.out" || fail "--version prints 'nfsleuth X.Y.Z'"
+pass "--version format"
