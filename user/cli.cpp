@@ -16,10 +16,10 @@ const CLI::Validator positive_seconds(
         try {
             std::size_t used = 0;
             double d = std::stod(value, &used);
-            if (used == value.size() && d > 0 && d <= 31'536'000) return {};
+            if (used == value.size() && d >= 0.001 && d <= 31'536'000) return {};
         } catch (const std::exception&) {
         }
-        return "must be a number of seconds greater than 0 (at most a year), not '" + value + "'";
+        return "must be a number of seconds from 0.001 to 31536000 (a year), not '" + value + "'";
     },
     "", "seconds");
 
@@ -36,7 +36,9 @@ void add_tracing_options(CLI::App& cmd, CommonOptions& o) {
     cmd.add_option("--duration", o.duration_s, "Stop after this many seconds (default: until Ctrl-C or SIGTERM)")
         ->check(positive_seconds)
         ->type_name("SECONDS");
-    cmd.add_option("--pid", o.pid, "Only events of this process (or triggered by it)")->type_name("PID");
+    cmd.add_option("--pid", o.pid, "Only events of this process (or triggered by it)")
+        ->check(CLI::Range(1u, 4194304u).description(""))
+        ->type_name("PID");
     cmd.add_option("--comm", o.comm, "Only events of processes with this command name (or triggered by one)")
         ->type_name("NAME");
     cmd.add_option("--backend", o.backend,

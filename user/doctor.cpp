@@ -33,7 +33,7 @@ std::string opt_number(const std::optional<uint64_t>& v) { return v ? std::to_st
 }  // namespace
 
 ExitCode run_doctor(const CommonOptions& options) {
-    nlohmann::json j;
+    nlohmann::ordered_json j;
     std::vector<std::string> notes;
 
     utsname uts{};
@@ -53,10 +53,10 @@ ExitCode run_doctor(const CommonOptions& options) {
     bool module_tps = probe.kallsyms_has("__tracepoint_module_request") && probe.kallsyms_has("__tracepoint_module_load");
     j["module_tracepoints"] = module_tps;
     auto tracefs = probe.tracefs_root();
-    j["tracefs"] = {{"mounted", tracefs.has_value()}, {"path", tracefs ? nlohmann::json(*tracefs) : nlohmann::json(nullptr)}};
+    j["tracefs"] = {{"mounted", tracefs.has_value()}, {"path", tracefs ? nlohmann::ordered_json(*tracefs) : nlohmann::ordered_json(nullptr)}};
 
-    nlohmann::json attach = nlohmann::json::object();
-    nlohmann::json hooks = nlohmann::json::array();
+    nlohmann::ordered_json attach = nlohmann::ordered_json::object();
+    nlohmann::ordered_json hooks = nlohmann::ordered_json::array();
     if (caps.can_trace()) {
         {
             QuietLibbpf quiet;
@@ -68,7 +68,7 @@ ExitCode run_doctor(const CommonOptions& options) {
         }
         for (const auto& spec : module_hooks()) {
             HookPlan plan = plan_hook(spec, probe, std::nullopt);
-            nlohmann::json h = {{"hook", spec.name}, {"purpose", spec.purpose}, {"required", spec.required}};
+            nlohmann::ordered_json h = {{"hook", spec.name}, {"purpose", spec.purpose}, {"required", spec.required}};
             if (plan.chosen) {
                 h["backend"] = to_string(backend_of(plan.chosen->flavor));
                 h["attach"] = std::string(to_string(plan.chosen->flavor)) + ":" + plan.chosen->target;
@@ -94,12 +94,12 @@ ExitCode run_doctor(const CommonOptions& options) {
     ModuleState ct = conntrack_state();
     auto namespaces = list_network_namespaces();
     read_conntrack_fill(namespaces);
-    nlohmann::json ns_list = nlohmann::json::array();
+    nlohmann::ordered_json ns_list = nlohmann::ordered_json::array();
     for (const auto& ns : namespaces) {
         ns_list.push_back({{"netns", ns.inode},
                            {"name", ns.name},
-                           {"count", ns.ct_count ? nlohmann::json(*ns.ct_count) : nlohmann::json(nullptr)},
-                           {"max", ns.ct_max ? nlohmann::json(*ns.ct_max) : nlohmann::json(nullptr)}});
+                           {"count", ns.ct_count ? nlohmann::ordered_json(*ns.ct_count) : nlohmann::ordered_json(nullptr)},
+                           {"max", ns.ct_max ? nlohmann::ordered_json(*ns.ct_max) : nlohmann::ordered_json(nullptr)}});
     }
     j["nf_conntrack"] = {{"state", to_string(ct)}, {"namespaces", ns_list}};
 

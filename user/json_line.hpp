@@ -8,8 +8,8 @@ namespace nfsleuth {
 // One JSON document on one line, pure ASCII: non-ASCII is \u-escaped and
 // bytes that are not valid UTF-8 become U+FFFD, so hostile strings can
 // neither break the line framing nor the parser downstream.
-inline std::string json_line(const nlohmann::json& j) {
-    return j.dump(-1, ' ', true, nlohmann::json::error_handler_t::replace);
+inline std::string json_line(const nlohmann::ordered_json& j) {
+    return j.dump(-1, ' ', true, nlohmann::ordered_json::error_handler_t::replace);
 }
 
 }  // namespace nfsleuth

@@ -5,6 +5,7 @@
 #include <array>
 #include <cstdio>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 namespace nfsleuth {
@@ -51,15 +52,29 @@ std::string KernelSymbols::resolve(uint64_t addr) const {
 }
 
 std::string syscall_from_stack(const std::vector<std::string>& frames) {
-    static constexpr std::array<std::string_view, 5> prefixes = {"__x64_sys_", "__ia32_sys_", "__arm64_sys_",
-                                                                  "__do_sys_", "__se_sys_"};
-    // The syscall wrapper is the outermost frame with such a prefix.
-    for (auto frame = frames.rbegin(); frame != frames.rend(); ++frame) {
-        std::string_view name(*frame);
-        name = name.substr(0, name.find('+'));
-        for (auto prefix : prefixes) {
-            if (name.substr(0, prefix.size()) == prefix) return std::string(name.substr(prefix.size()));
+    static constexpr std::array<std::string_view, 6> wrappers = {"__x64_sys_", "__ia32_sys_", "__ia32_compat_sys_",
+                                                                 "__arm64_sys_", "__do_sys_", "__se_sys_"};
+    static constexpr std::array<std::string_view, 4> entry = {"entry_SYSCALL", "do_syscall_", "do_fast_syscall_",
+                                                              "do_int80_"};
+    static constexpr std::array<std::string_view, 2> helpers = {"__sys_", "ksys_"};
+    auto symbol = [](const std::string& frame) { return std::string_view(frame).substr(0, frame.find('+')); };
+    auto strip = [](std::string_view name, const auto& prefixes) -> std::optional<std::string> {
+        for (std::string_view p : prefixes) {
+            if (name.substr(0, p.size()) == p) return std::string(name.substr(p.size()));
         }
+        return std::nullopt;
+    };
+    // The outermost syscall wrapper names the call that was made.
+    for (auto frame = frames.rbegin(); frame != frames.rend(); ++frame) {
+        if (auto name = strip(symbol(*frame), wrappers)) return *name;
+    }
+    // The wrapper is often a tail call that leaves no frame: then the frame
+    // just inside the entry code is the syscall's helper (__sys_sendmsg).
+    for (auto frame = frames.rbegin(); frame != frames.rend(); ++frame) {
+        if (!strip(symbol(*frame), entry)) continue;
+        while (frame != frames.rend() && strip(symbol(*frame), entry)) ++frame;
+        if (frame == frames.rend()) return {};
+        return strip(symbol(*frame), helpers).value_or("");
     }
     return {};
 }

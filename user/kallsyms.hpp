@@ -29,8 +29,9 @@ private:
 };
 
 // Names the system call a kernel stack (innermost frame first) came through,
-// from its "__x64_sys_NAME"-style frame: "socket", "setsockopt"; empty when
-// the stack did not come from a system call.
+// from the first frame inside the syscall entry code ("__x64_sys_socket",
+// "__sys_sendmsg", "ksys_read"): "socket", "sendmsg"; empty when the stack
+// did not come from a system call.
 std::string syscall_from_stack(const std::vector<std::string>& frames);
 
 }  // namespace nfsleuth

@@ -42,7 +42,7 @@ public:
         std::size_t max_loaders = 4096;
     };
     ModuleCorrelator() : ModuleCorrelator(Limits{}) {}
-    explicit ModuleCorrelator(Limits limits) : limits_(limits) {}
+    explicit ModuleCorrelator(Limits limits);
 
     // Feeds one event in arrival order; returns the request it is attributed
     // to (for loads, failed loads, and requests made by such a modprobe).
@@ -57,11 +57,15 @@ private:
     struct Pending {
         std::string alias;  // what this request asked for (may differ from trigger.requested when inherited)
         Trigger trigger;
+        uint64_t ts_ns;     // when this request was made (a nested one is newer than its trigger)
     };
     struct Loader {
         Trigger trigger;
-        uint64_t claimed_ns;  // pids are reused: the link is trusted for request_ttl_ns only
+        std::string alias;    // what this modprobe was asked for: a reused pid will not match it
+        uint64_t claimed_ns;  // the link is trusted for request_ttl_ns at most
     };
+    std::optional<Trigger> linked_trigger(const Process& p) const;
+    void link_loader(uint32_t pid, Loader loader);
 
     Limits limits_;
     std::deque<Pending> pending_;                        // oldest first

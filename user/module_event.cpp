@@ -21,7 +21,7 @@ const char* to_string(ModuleEventType t) {
 }
 
 std::optional<ModuleEvent> decode_module_event(const void* data, std::size_t size) {
-    if (size < sizeof(nfs_module_event)) return std::nullopt;
+    if (size != sizeof(nfs_module_event)) return std::nullopt;
     nfs_module_event raw;
     std::memcpy(&raw, data, sizeof raw);
 

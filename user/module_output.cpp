@@ -10,8 +10,8 @@ namespace nfsleuth {
 
 namespace {
 
-nlohmann::json ancestors_json(const std::vector<Ancestor>& ancestors) {
-    auto list = nlohmann::json::array();
+nlohmann::ordered_json ancestors_json(const std::vector<Ancestor>& ancestors) {
+    auto list = nlohmann::ordered_json::array();
     for (const auto& a : ancestors) list.push_back({{"pid", a.pid}, {"comm", a.comm}});
     return list;
 }
@@ -25,15 +25,15 @@ std::string errno_name(int negative_errno) {
 
 }  // namespace
 
-nlohmann::json to_json(const ModuleRecord& r) {
+nlohmann::ordered_json to_json(const ModuleRecord& r) {
     const ModuleEvent& ev = r.event;
     const Process& p = ev.proc;
-    nlohmann::json j;
+    nlohmann::ordered_json j;
     j["type"] = to_string(ev.type);
     j["ts"] = r.ts;
     j["module"] = ev.module;
-    j["wait"] = ev.type == ModuleEventType::request ? nlohmann::json(ev.wait) : nlohmann::json(nullptr);
-    j["error"] = ev.type == ModuleEventType::load_error ? nlohmann::json(errno_name(ev.error)) : nlohmann::json(nullptr);
+    j["wait"] = ev.type == ModuleEventType::request ? nlohmann::ordered_json(ev.wait) : nlohmann::ordered_json(nullptr);
+    j["error"] = ev.type == ModuleEventType::load_error ? nlohmann::ordered_json(errno_name(ev.error)) : nlohmann::ordered_json(nullptr);
     j["pid"] = p.pid;
     j["tid"] = p.tid;
     j["comm"] = p.comm;
@@ -42,12 +42,12 @@ nlohmann::json to_json(const ModuleRecord& r) {
     j["argv_truncated"] = p.args_truncated;
     j["uid"] = p.uid;
     j["gid"] = p.gid;
-    j["cgroup"] = r.cgroup_path ? nlohmann::json(*r.cgroup_path) : nlohmann::json(nullptr);
+    j["cgroup"] = r.cgroup_path ? nlohmann::ordered_json(*r.cgroup_path) : nlohmann::ordered_json(nullptr);
     j["cgroup_id"] = p.cgroup_id;
     j["netns"] = p.netns;
     j["ancestors"] = ancestors_json(p.ancestors);
     j["kstack"] = r.kstack;
-    j["syscall"] = ev.type == ModuleEventType::request ? nlohmann::json(syscall_from_stack(r.kstack)) : nlohmann::json(nullptr);
+    j["syscall"] = ev.type == ModuleEventType::request ? nlohmann::ordered_json(syscall_from_stack(r.kstack)) : nlohmann::ordered_json(nullptr);
     if (r.trigger) {
         j["trigger"] = {{"pid", r.trigger->pid},
                         {"comm", r.trigger->comm},
@@ -93,7 +93,9 @@ ModuleSummary::Root* ModuleSummary::find_or_add(uint32_t pid, uint64_t key_ts, c
         if (root.pid == pid && root.key_ts == key_ts) return &root;
     }
     if (roots_.size() >= max_roots_) {
-        ++dropped_roots_;
+        // Count each dropped trigger once, remembering at most max_roots_ of them.
+        if (dropped_keys_.size() >= max_roots_) ++dropped_roots_;
+        else if (dropped_keys_.insert({pid, key_ts}).second) ++dropped_roots_;
         return nullptr;
     }
     roots_.push_back(fresh);
@@ -140,14 +142,14 @@ std::vector<std::string> ModuleSummary::human_lines() const {
     return lines;
 }
 
-nlohmann::json ModuleSummary::to_json() const {
-    auto list = nlohmann::json::array();
+nlohmann::ordered_json ModuleSummary::to_json() const {
+    auto list = nlohmann::ordered_json::array();
     for (const auto& root : roots_) {
         list.push_back({{"pid", root.pid},
                         {"comm", root.comm},
                         {"cmdline", root.cmdline},
                         {"ancestors", ancestors_json(root.ancestors)},
-                        {"requested", root.requested ? nlohmann::json(*root.requested) : nlohmann::json(nullptr)},
+                        {"requested", root.requested ? nlohmann::ordered_json(*root.requested) : nlohmann::ordered_json(nullptr)},
                         {"loaded", root.loaded}});
     }
     return {{"triggers", list}, {"triggers_not_kept", dropped_roots_}};

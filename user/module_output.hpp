@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-only
-// Turns attributed module events into JSON objects, terminal lines, and the
+// Turns attributed module events into JSON objects (keys in a fixed,
+// readable order: type and ts first), terminal lines, and the
 // per-trigger tree printed at exit.
 #pragma once
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -21,7 +23,7 @@ struct ModuleRecord {
     std::string backend;              // "tracepoint"
 };
 
-nlohmann::json to_json(const ModuleRecord& r);
+nlohmann::ordered_json to_json(const ModuleRecord& r);
 std::string to_human_line(const ModuleRecord& r);
 
 // Accumulates "who loaded what" for the exit summary.
@@ -30,7 +32,7 @@ public:
     explicit ModuleSummary(std::size_t max_roots = 1000) : max_roots_(max_roots) {}
     void add(const ModuleRecord& r);
     std::vector<std::string> human_lines() const;
-    nlohmann::json to_json() const;
+    nlohmann::ordered_json to_json() const;
     std::size_t roots() const { return roots_.size(); }
 
 private:
@@ -48,6 +50,7 @@ private:
     std::size_t max_roots_;
     std::vector<Root> roots_;
     std::size_t dropped_roots_ = 0;
+    std::set<std::pair<uint32_t, uint64_t>> dropped_keys_;
 };
 
 }  // namespace nfsleuth

@@ -166,7 +166,7 @@ ExitCode run_modules(const CommonOptions& options) {
     uint64_t seen = tracer.counter(NFS_MOD_CNT_SEEN);
     uint64_t lost = tracer.counter(NFS_MOD_CNT_LOST);
     if (options.json) {
-        nlohmann::json s = summary.to_json();
+        nlohmann::ordered_json s = summary.to_json();
         s["type"] = "summary";
         s["events_seen"] = seen;
         s["events_delivered"] = delivered;

@@ -52,7 +52,12 @@ std::size_t printable_utf8_length(std::string_view s, std::size_t i) {
     bool overlong = (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000);
     bool surrogate = cp >= 0xD800 && cp <= 0xDFFF;
     bool c1_control = cp >= 0x80 && cp <= 0x9F;
-    if (overlong || surrogate || c1_control || cp > 0x10FFFF) return 0;
+    // Invisible and direction-changing characters can make a line read
+    // differently from what it contains (zero-width, bidi overrides, line
+    // separators, byte order mark).
+    bool invisible = (cp >= 0x200B && cp <= 0x200F) || (cp >= 0x2028 && cp <= 0x202E) ||
+                     (cp >= 0x2060 && cp <= 0x206F) || cp == 0xFEFF;
+    if (overlong || surrogate || c1_control || invisible || cp > 0x10FFFF) return 0;
     return len;
 }
 

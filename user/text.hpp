@@ -20,7 +20,8 @@ std::string join_args(const std::vector<std::string>& argv);
 
 // Makes a string safe for a terminal line: printable ASCII and valid UTF-8
 // above U+009F pass; backslash, double quote, control characters (C0, DEL,
-// C1) and bytes that are not valid UTF-8 become backslash escapes.
+// C1), invisible or bidi-override characters, and bytes that are not valid
+// UTF-8 become backslash escapes (\\, \", \n, \t, \r, \xNN per byte).
 std::string escape_for_terminal(std::string_view s);
 
 // The basename of a path ("/sbin/modprobe" -> "modprobe").

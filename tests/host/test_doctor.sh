@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # `doctor` tells the truth about this kernel: every answer is checked against
 # an independent source (uname, /proc, /sys, a namespace we fill ourselves).
-source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/../lib.sh"
 require_root
 
 tracefs_mounted() { [[ -e /sys/kernel/tracing/events || -e /sys/kernel/debug/tracing/events ]]; }

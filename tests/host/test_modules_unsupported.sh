@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # On a kernel without loadable modules, `modules` exits 3 and says why, in
 # one sentence, with nothing on stdout (so --json consumers see no garbage).
-source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/../lib.sh"
 require_root
 if [[ -e /proc/modules ]]; then
   echo "skip [$TEST_NAME]: this kernel supports modules (the VM lab tests that case)"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-only
 # .ci/run must run exactly the README's test command: CI proves what users run.
-source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/../lib.sh"
 root=$(cd "$(dirname "$0")/../.." && pwd)
 readme_cmd=$(grep -E '^    \./scripts/install-deps\.sh .*ctest ' "$root/README.md" | sed 's/^    //')
 ci_cmd=$(grep -E '^\./scripts/install-deps\.sh ' "$root/.ci/run")

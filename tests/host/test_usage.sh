@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # Bad usage exits 2 with one clear message on stderr and nothing on stdout;
 # help and version exit 0 and go to stdout.
-source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/../lib.sh"
 
 check_usage_error() { # expected-message args...
   local expect=$1; shift
@@ -15,9 +15,9 @@ check_usage_error() { # expected-message args...
 check_usage_error "A subcommand is required"
 check_usage_error "not expected: --bogus" modules --bogus
 check_usage_error "unknown command 'frobnicate' (commands: doctor, modules)" frobnicate
-check_usage_error "--duration: must be a number of seconds greater than 0" modules --duration 0
-check_usage_error "--duration: must be a number of seconds greater than 0" modules --duration -3
-check_usage_error "--duration: must be a number of seconds greater than 0" modules --duration soon
+check_usage_error "--duration: must be a number of seconds from 0.001" modules --duration 0
+check_usage_error "--duration: must be a number of seconds from 0.001" modules --duration -3
+check_usage_error "--duration: must be a number of seconds from 0.001" modules --duration soon
 check_usage_error "--backend" modules --backend ebpf
 check_usage_error "--pid" modules --pid abc
 check_usage_error "File does not exist: /nonexistent/btf" doctor --btf /nonexistent/btf

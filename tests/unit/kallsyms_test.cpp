@@ -1,1 +1,155 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include "kallsyms.hpp"
+
 #include <gtest/gtest.h>
+
+#include <sstream>
+#include <string>
+#include <vector>
+
+using nfsleuth::KernelSymbols;
+using nfsleuth::syscall_from_stack;
+
+namespace {
+
+// Deliberately unsorted, with data symbols, absolute symbols, and module
+// symbols carrying the "[module]" column.
+constexpr const char* kKallsyms =
+    "ffffffff81003000 T __x64_sys_socket\n"
+    "ffffffff81000000 T _text\n"
+    "0000000000000000 A fixed_percpu_data\n"
+    "ffffffff81001000 T startup_64\n"
+    "ffffffff82000000 D jiffies\n"
+    "ffffffff81002000 t helper_local\n"
+    "ffffffff82400000 d static_data\n"
+    "ffffffff82800000 B bss_thing\n"
+    "ffffffffc0a00100 T nf_nat_setup_info\t[nf_nat]\n"
+    "ffffffffc0a00000 t nf_nat_init\t[nf_nat]\n";
+
+KernelSymbols parse(const std::string& text) {
+    std::istringstream in(text);
+    return KernelSymbols::parse(in);
+}
+
+TEST(KernelSymbols, ResolvesExactAddressAndOffset) {
+    const KernelSymbols ks = parse(kKallsyms);
+    ASSERT_FALSE(ks.empty());
+    EXPECT_EQ(ks.resolve(0xffffffff81001000), "startup_64+0x0");
+    EXPECT_EQ(ks.resolve(0xffffffff81001010), "startup_64+0x10");
+    EXPECT_EQ(ks.resolve(0xffffffff81001fff), "startup_64+0xfff");
+    EXPECT_EQ(ks.resolve(0xffffffff81002004), "helper_local+0x4");  // lowercase t is text too
+    EXPECT_EQ(ks.resolve(0xffffffff8100301a), "__x64_sys_socket+0x1a");
+}
+
+TEST(KernelSymbols, DataSymbolsAreNotUsedForResolution) {
+    const KernelSymbols ks = parse(kKallsyms);
+    // 0xffffffff82000010 is inside "jiffies" (D) and near "static_data" (d):
+    // only text counts, so the nearest text symbol below it is used.
+    EXPECT_EQ(ks.resolve(0xffffffff82000010), "__x64_sys_socket+0xffd010");
+    EXPECT_EQ(ks.resolve(0xffffffff82400000), "__x64_sys_socket+0x13fd000");
+}
+
+TEST(KernelSymbols, AddressBelowFirstSymbolIsRawHex) {
+    const KernelSymbols ks = parse(kKallsyms);
+    EXPECT_EQ(ks.resolve(0xffffffff80000000), "0xffffffff80000000");
+    EXPECT_EQ(ks.resolve(0xffffffff80ffffff), "0xffffffff80ffffff");
+    EXPECT_EQ(ks.resolve(0), "0x0");
+}
+
+TEST(KernelSymbols, ModuleSymbolsDropTheModuleColumn) {
+    const KernelSymbols ks = parse(kKallsyms);
+    EXPECT_EQ(ks.resolve(0xffffffffc0a00000), "nf_nat_init+0x0");
+    EXPECT_EQ(ks.resolve(0xffffffffc0a00042), "nf_nat_init+0x42");
+    EXPECT_EQ(ks.resolve(0xffffffffc0a00104), "nf_nat_setup_info+0x4");
+}
+
+TEST(KernelSymbols, ZeroAddressesFromKptrRestrictAreIgnored) {
+    const KernelSymbols ks = parse(
+        "0000000000000000 T _text\n"
+        "0000000000000000 T startup_64\n"
+        "0000000000000000 t nf_nat_init\t[nf_nat]\n");
+    EXPECT_TRUE(ks.empty());
+    EXPECT_EQ(ks.resolve(0xffffffff81000010), "0xffffffff81000010");
+}
+
+TEST(KernelSymbols, ZeroAddressesMixedWithRealOnesAreSkipped) {
+    const KernelSymbols ks = parse(
+        "0000000000000000 T hidden\n"
+        "ffffffff81000000 T _text\n");
+    EXPECT_EQ(ks.resolve(0x10), "0x10");
+    EXPECT_EQ(ks.resolve(0xffffffff81000001), "_text+0x1");
+}
+
+TEST(KernelSymbols, MalformedLinesAreSkipped) {
+    const KernelSymbols ks = parse(
+        "\n"
+        "garbage\n"
+        "ffffffff81000000 T\n"                       // no name
+        "zzzz T not_hex\n"
+        "1ffffffffffffffffff T too_big\n"            // does not fit 64 bits
+        "ffffffff81000000 T _text\n");
+    EXPECT_EQ(ks.resolve(0xffffffff81000020), "_text+0x20");
+    EXPECT_EQ(ks.resolve(0xffffffff80000000), "0xffffffff80000000");
+}
+
+TEST(KernelSymbols, EmptyInput) {
+    const KernelSymbols ks = parse("");
+    EXPECT_TRUE(ks.empty());
+    EXPECT_EQ(ks.resolve(0xffffffff81000000), "0xffffffff81000000");
+    const KernelSymbols def;
+    EXPECT_TRUE(def.empty());
+    EXPECT_EQ(def.resolve(0xdeadbeef), "0xdeadbeef");
+}
+
+// --- syscall_from_stack -------------------------------------------------------
+
+TEST(SyscallFromStack, SocketAutoloadStack) {
+    const std::vector<std::string> frames = {
+        "__request_module+0x1a0", "__sock_create+0x12c",         "__sys_socket+0x6c",
+        "__x64_sys_socket+0x1a",  "do_syscall_64+0x3b",          "entry_SYSCALL_64_after_hwframe+0x63",
+    };
+    EXPECT_EQ(syscall_from_stack(frames), "socket");
+}
+
+TEST(SyscallFromStack, OutermostWrapperWins) {
+    // Innermost first: the outer __x64_sys_ frame is the syscall that was made.
+    const std::vector<std::string> frames = {
+        "__request_module+0x10", "__x64_sys_setsockopt+0x20", "__do_sys_socket+0x8",
+        "__x64_sys_socket+0x1a", "do_syscall_64+0x3b",
+    };
+    EXPECT_EQ(syscall_from_stack(frames), "socket");
+}
+
+TEST(SyscallFromStack, OtherArchitecturesAndInnerWrappers) {
+    EXPECT_EQ(syscall_from_stack({"__request_module+0x1", "__ia32_sys_socketcall+0x10"}), "socketcall");
+    EXPECT_EQ(syscall_from_stack({"__request_module+0x1", "__arm64_sys_finit_module+0x10"}), "finit_module");
+    EXPECT_EQ(syscall_from_stack({"__request_module+0x1", "__se_sys_setsockopt+0x10"}), "setsockopt");
+    EXPECT_EQ(syscall_from_stack({"__x64_sys_socket"}), "socket");  // no offset
+}
+
+TEST(SyscallFromStack, TailCalledWrapperLeavesTheHelperInsideEntryCode) {
+    // An nft request as captured on Debian's 6.1 kernel: no __x64_sys_sendmsg frame.
+    const std::vector<std::string> frames = {
+        "__request_module+0x1a0", "nf_tables_newchain+0x3c1", "nfnetlink_rcv_batch+0x6f1", "netlink_unicast+0x1fb",
+        "netlink_sendmsg+0x250",  "__sock_sendmsg+0x5f",      "____sys_sendmsg+0x27f",     "___sys_sendmsg+0x9a",
+        "__sys_sendmsg+0x76",     "do_syscall_64+0x5d",       "entry_SYSCALL_64_after_hwframe+0x6e",
+    };
+    EXPECT_EQ(syscall_from_stack(frames), "sendmsg");
+    EXPECT_EQ(syscall_from_stack({"ksys_read+0x10", "do_syscall_64+0x5d"}), "read");
+    // Inside the entry code but not a syscall helper: no guess.
+    EXPECT_EQ(syscall_from_stack({"__request_module+0x1", "exc_page_fault+0x10", "do_syscall_64+0x5d"}), "");
+    EXPECT_EQ(syscall_from_stack({"do_syscall_64+0x5d", "entry_SYSCALL_64_after_hwframe+0x6e"}), "");
+}
+
+TEST(SyscallFromStack, NoSyscallFrame) {
+    EXPECT_EQ(syscall_from_stack({}), "");
+    // A kworker's stack, and a stack of unresolved addresses.
+    EXPECT_EQ(syscall_from_stack({"__request_module+0x1a0", "process_one_work+0x1c4", "worker_thread+0x4d",
+                                  "kthread+0xe6", "ret_from_fork+0x1f"}),
+              "");
+    EXPECT_EQ(syscall_from_stack({"0xffffffff81000000", "0xffffffff81000010"}), "");
+    // "__sys_" without the entry code around it may be a truncated stack: no guess.
+    EXPECT_EQ(syscall_from_stack({"__sys_socket+0x6c"}), "");
+}
+
+}  // namespace

@@ -20,6 +20,8 @@ _run_cleanups() {
 }
 trap _run_cleanups EXIT
 on_exit() { _cleanups+=("$1"); }
+# In the VM lab, keep every output for the host to inspect (also on failure).
+[[ -n ${VMLAB_OUT:-} ]] && on_exit "cp -r \"$WORK\" \"$VMLAB_OUT/$TEST_NAME\""
 
 fail() { echo "FAIL [$TEST_NAME]: $*" >&2; exit 1; }
 pass() { echo "ok   [$TEST_NAME]: $*"; }
@@ -51,3 +53,31 @@ make_netns() { # name
 }
 
 require_root() { [[ $(id -u) == 0 ]] || { echo "skip [$TEST_NAME]: needs root"; exit "$SKIP"; }; }
+
+# Starts a long-running nfsleuth in the background and waits until it has
+# attached (its "tracing" line on stderr). Sets NFSLEUTH_BG_PID.
+start_nfsleuth() { # name args...
+  local name=$1; shift
+  "$NFSLEUTH" "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" &
+  NFSLEUTH_BG_PID=$!
+  on_exit "kill -KILL $NFSLEUTH_BG_PID"
+  local deadline=$((SECONDS + ${ATTACH_TIMEOUT:-90}))
+  until grep -q "^nfsleuth: tracing" "$WORK/$name.err"; do
+    kill -0 "$NFSLEUTH_BG_PID" 2>/dev/null || { cat "$WORK/$name.err"; fail "nfsleuth $* exited before attaching"; }
+    ((SECONDS < deadline)) || { cat "$WORK/$name.err"; fail "nfsleuth $* did not attach within ${ATTACH_TIMEOUT:-90}s"; }
+    sleep 0.2
+  done
+}
+
+# Stops a background nfsleuth with SIGINT and returns its exit code.
+stop_nfsleuth() { # pid
+  kill -INT "$1"
+  local rc=0
+  wait "$1" || rc=$?
+  return "$rc"
+}
+
+# jq over a JSON-lines file, compact output.
+jqf() { # file filter
+  jq -c "$2" "$1"
+}
