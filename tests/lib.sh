@@ -4,8 +4,9 @@
 # unique name, and removes it in an EXIT trap even when an assertion fails.
 set -euo pipefail
 
-NFSLEUTH=${1:?usage: $0 PATH-TO-NFSLEUTH}
+NFSLEUTH=${1:?usage: $0 PATH-TO-NFSLEUTH [PATH-TO-NFSL-TRAFFIC]}
 NFSLEUTH=$(readlink -f "$NFSLEUTH")
+TRAFFIC=${2:+$(readlink -f "$2")}
 TEST_NAME=$(basename "$0" .sh)
 WORK=$(mktemp -d "/tmp/nfsleuth-${TEST_NAME}.XXXXXX")
 SKIP=77
@@ -81,3 +82,25 @@ stop_nfsleuth() { # pid
 jqf() { # file filter
   jq -c "$2" "$1"
 }
+
+# Sum over CPUs of one column (by header name) of a namespace's
+# /proc/net/stat/nf_conntrack.
+ct_stat_sum() { # netns column
+  ip netns exec "$1" cat /proc/net/stat/nf_conntrack | awk -v col="$2" '
+    function hex(s,   i, n, d) { n = 0; s = tolower(s)
+      for (i = 1; i <= length(s); i++) { d = index("0123456789abcdef", substr(s, i, 1)) - 1; n = n * 16 + d }
+      return n }
+    NR == 1 { for (i = 1; i <= NF; i++) if ($i == col) c = i; next }
+    { sum += hex($c) }
+    END { print sum + 0 }'
+}
+
+# Lowers the global conntrack limit; the original is restored on exit.
+set_conntrack_max() { # value
+  local old
+  old=$(sysctl -n net.netfilter.nf_conntrack_max)
+  on_exit "sysctl -qw net.netfilter.nf_conntrack_max=$old"
+  sysctl -qw net.netfilter.nf_conntrack_max="$1"
+}
+
+require_traffic() { [[ -x ${TRAFFIC:-} ]] || fail "nfsl-traffic binary not given as the second argument"; }

@@ -14,12 +14,14 @@ namespace nfsleuth {
 // the time (containers, systemd scopes).
 class CgroupPaths {
 public:
-    explicit CgroupPaths(std::string root = "/sys/fs/cgroup") : root_(std::move(root)) {}
+    // root: the cgroup2 mount; by default found in /proc/self/mounts (it is
+    // /sys/fs/cgroup on unified hosts, /sys/fs/cgroup/unified on hybrid ones).
+    explicit CgroupPaths(std::optional<std::string> root = std::nullopt);
     std::optional<std::string> lookup(uint64_t id);
 
 private:
     void rescan();
-    std::string root_;
+    std::optional<std::string> root_;
     std::unordered_map<uint64_t, std::string> paths_;
     std::chrono::steady_clock::time_point last_scan_{};
     bool scanned_ = false;

@@ -79,6 +79,25 @@ ParseOutcome parse_command_line(int argc, const char* const* argv, std::ostream&
         "  nfsleuth modules --json --duration 60 # JSON lines for 60 s (schema: docs/events.md)\n"
         "  nfsleuth modules --comm iptables      # only what iptables (or what it triggered) did");
 
+    auto* drops = app.add_subcommand(
+        "drops", "Trace every packet conntrack drops (table full, clash, invalid) or a rule drops, per flow");
+    add_tracing_options(*drops, inv.options);
+    drops->add_option("--interval", inv.drops.interval_s, "Seconds between aggregated count updates (default 1)")
+        ->check(positive_seconds)
+        ->type_name("SECONDS");
+    drops->add_flag("--top", inv.drops.top, "Also print the summary every interval");
+    drops->add_option("--max-flows", inv.drops.max_flows,
+                      "Flows aggregated in the kernel at once (LRU; default 16384); evictions are counted")
+        ->check(CLI::Range(64u, 4194304u).description(""))
+        ->type_name("N");
+    drops->footer(
+        "Causes: table_full (no entry could be allocated), insert_failed (clash on confirm), invalid (conntrack\n"
+        "judged the packet invalid), rule (a netfilter rule or verdict, not conntrack), unknown.\n"
+        "Examples:\n"
+        "  nfsleuth drops                        # a line per new dropping flow, counts every second, summary at exit\n"
+        "  nfsleuth drops --json --duration 30   # JSON lines (schema: docs/events.md)\n"
+        "  nfsleuth drops --top --interval 5     # the summary every 5 s");
+
     std::string names;
     bool known = false;
     for (const auto* sub : app.get_subcommands({})) {

@@ -17,9 +17,16 @@ struct CommonOptions {
     std::optional<std::string> btf;
 };
 
+struct DropOptions {
+    double interval_s = 1.0;      // how often aggregated counts are read and printed
+    bool top = false;             // print the summary every interval too
+    uint32_t max_flows = 16384;   // size of the in-kernel aggregation map
+};
+
 struct Invocation {
-    std::string command;  // "doctor", "modules"
+    std::string command;  // "doctor", "modules", "drops"
     CommonOptions options;
+    DropOptions drops;
 };
 
 struct ParseOutcome {

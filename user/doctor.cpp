@@ -66,7 +66,9 @@ ExitCode run_doctor(const CommonOptions& options) {
             const ProbeResult& r = probe.attach_type(f);
             attach[to_string(f)] = {{"works", r.works}, {"detail", r.detail}};
         }
-        for (const auto& spec : module_hooks()) {
+        std::vector<HookSpec> all_hooks = module_hooks();
+        all_hooks.insert(all_hooks.end(), drop_hooks().begin(), drop_hooks().end());
+        for (const auto& spec : all_hooks) {
             HookPlan plan = plan_hook(spec, probe, std::nullopt);
             nlohmann::ordered_json h = {{"hook", spec.name}, {"purpose", spec.purpose}, {"required", spec.required}};
             if (plan.chosen) {

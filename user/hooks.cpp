@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include "hooks.hpp"
 
+#include <bpf/libbpf.h>
+
 namespace nfsleuth {
 
 HookPlan plan_hook(const HookSpec& spec, KernelProbe& probe, std::optional<Backend> forced) {
@@ -18,6 +20,17 @@ HookPlan plan_hook(const HookSpec& spec, KernelProbe& probe, std::optional<Backe
     if (plan.rejected.empty() && forced)
         plan.rejected.push_back(std::string("no ") + to_string(*forced) + " hook exists for " + spec.name);
     return plan;
+}
+
+const std::vector<HookSpec>& drop_hooks() {
+    static const std::vector<HookSpec> hooks = {
+        {"ct_drop", "netfilter drops, classified by conntrack state", true,
+         {{Flavor::tp_btf, "kfree_skb", "btf_kfree_skb"}, {Flavor::raw_tp, "kfree_skb", "raw_kfree_skb"}}},
+        {"sock_owner", "the process behind a connecting socket", false,
+         {{Flavor::tp_btf, "inet_sock_set_state", "btf_inet_sock_set_state"},
+          {Flavor::raw_tp, "inet_sock_set_state", "raw_inet_sock_set_state"}}},
+    };
+    return hooks;
 }
 
 const std::vector<HookSpec>& module_hooks() {
@@ -38,6 +51,47 @@ const std::vector<HookSpec>& module_hooks() {
          {{Flavor::tracepoint, "syscalls/sys_exit_init_module", "tp_init_module_exit"}}},
     };
     return hooks;
+}
+
+HookSelection::HookSelection(bpf_object* obj, const std::vector<HookSpec>& specs, KernelProbe& probe,
+                             std::optional<Backend> forced) {
+    bpf_program* prog;
+    bpf_object__for_each_program(prog, obj) bpf_program__set_autoload(prog, false);
+    for (const auto& spec : specs) {
+        HookPlan plan = plan_hook(spec, probe, forced);
+        std::string why;
+        for (const auto& r : plan.rejected) why += (why.empty() ? "" : "; ") + r;
+        if (!plan.chosen) {
+            if (spec.required)
+                throw Failure(ExitCode::unsupported, "cannot trace " + spec.purpose + ": " + why,
+                              "run `nfsleuth doctor` to see what this kernel offers");
+            skipped_.push_back(spec.name + " (" + why + ")");
+            continue;
+        }
+        bpf_program* p = bpf_object__find_program_by_name(obj, plan.chosen->program.c_str());
+        if (!p) throw Failure(ExitCode::failure, "BPF object has no program " + plan.chosen->program);
+        bpf_program__set_autoload(p, true);
+        chosen_.push_back({spec.name, *plan.chosen, p});
+    }
+}
+
+void HookSelection::attach() {
+    for (auto& c : chosen_) links_.push_back(attach_program(c.prog));
+}
+
+std::string HookSelection::describe() const {
+    std::string s;
+    for (const auto& c : chosen_) s += (s.empty() ? "" : ", ") + c.hook + "=" + to_string(c.candidate.flavor);
+    return s;
+}
+
+std::string HookSelection::backend() const {
+    std::string s;
+    for (const auto& c : chosen_) {
+        std::string b = to_string(backend_of(c.candidate.flavor));
+        if (s.find(b) == std::string::npos) s += (s.empty() ? "" : "+") + b;
+    }
+    return s;
 }
 
 }  // namespace nfsleuth

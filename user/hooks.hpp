@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "bpf_support.hpp"
 #include "kernel_probe.hpp"
 
 namespace nfsleuth {
@@ -34,5 +35,33 @@ struct HookPlan {
 HookPlan plan_hook(const HookSpec& spec, KernelProbe& probe, std::optional<Backend> forced);
 
 const std::vector<HookSpec>& module_hooks();
+const std::vector<HookSpec>& drop_hooks();
+
+// The hooks chosen for one BPF object: only their programs are loaded.
+class HookSelection {
+public:
+    // Plans every hook and sets each program's autoload accordingly. Throws
+    // Failure(unsupported) when a required hook has no usable candidate.
+    HookSelection(bpf_object* obj, const std::vector<HookSpec>& specs, KernelProbe& probe,
+                  std::optional<Backend> forced);
+    // After the object is loaded: attaches the chosen programs.
+    void attach();
+    void detach() { links_.clear(); }
+    // "module_request=tp_btf, module_load=tp_btf, ..."
+    std::string describe() const;
+    const std::vector<std::string>& skipped() const { return skipped_; }
+    // The backend of the hooks that attached, e.g. "tracepoint".
+    std::string backend() const;
+
+private:
+    struct Chosen {
+        std::string hook;
+        AttachCandidate candidate;
+        bpf_program* prog;
+    };
+    std::vector<Chosen> chosen_;
+    std::vector<std::string> skipped_;
+    std::vector<Link> links_;
+};
 
 }  // namespace nfsleuth

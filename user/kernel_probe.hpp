@@ -47,6 +47,7 @@ public:
 
     const std::optional<std::string>& btf_path() const { return btf_path_; }
     bool has_btf() const { return btf_ != nullptr; }
+    const btf* kernel_btf() const { return btf_; }
     std::string btf_source() const;
     bool btf_has_func(const std::string& name) const;
     bool btf_has_typedef(const std::string& name) const;

@@ -4,6 +4,7 @@
 #include "bpf_support.hpp"
 #include "cli.hpp"
 #include "doctor.hpp"
+#include "drops_command.hpp"
 #include "error.hpp"
 #include "modules_command.hpp"
 
@@ -14,7 +15,9 @@ int main(int argc, char** argv) {
     const Invocation& inv = *parsed.invocation;
     install_libbpf_logging(inv.options.verbose);
     try {
-        ExitCode code = inv.command == "doctor" ? run_doctor(inv.options) : run_modules(inv.options);
+        ExitCode code = inv.command == "doctor"  ? run_doctor(inv.options)
+                        : inv.command == "drops" ? run_drops(inv.options, inv.drops)
+                                                 : run_modules(inv.options);
         return static_cast<int>(code);
     } catch (const Failure& f) {
         std::cout.flush();

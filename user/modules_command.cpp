@@ -37,10 +37,26 @@ void require_module_support() {
                   "with CONFIG_MODULES");
 }
 
-// Keeps only the chosen twin of each hook and attaches it.
+// Loads the module programs of the chosen hooks and attaches them.
 class ModuleTracer {
 public:
-    ModuleTracer(const CommonOptions& options, KernelProbe& probe) : skel_(options.btf) {
+    ModuleTracer(const CommonOptions& options, KernelProbe& probe)
+        : skel_(options.btf), hooks_(select(skel_->obj, options, probe)) {
+        if (int err = skel_.load(); err) {
+            throw Failure(ExitCode::unsupported, "the kernel refused nfsleuth's module programs: " + describe_errno(err),
+                          "run with -v to see the verifier log, and `nfsleuth doctor`");
+        }
+        hooks_.attach();
+    }
+
+    int events_fd() const { return bpf_map__fd(skel_->maps.module_events); }
+    uint64_t counter(nfs_module_counter which) const {
+        return sum_percpu_counter(bpf_map__fd(skel_->maps.module_counters), which);
+    }
+    const HookSelection& hooks() const { return hooks_; }
+
+private:
+    static HookSelection select(bpf_object* obj, const CommonOptions& options, KernelProbe& probe) {
         std::optional<Backend> forced = parse_backend(options.backend);
         if (forced && *forced != Backend::tracepoint) {
             throw Failure(ExitCode::usage,
@@ -48,53 +64,11 @@ public:
                               options.backend + " applies to conntrack hooks",
                           "use --backend auto or --backend tracepoint with `modules`");
         }
-        bpf_program* prog;
-        bpf_object__for_each_program(prog, skel_->obj) bpf_program__set_autoload(prog, false);
-        for (const auto& spec : module_hooks()) {
-            HookPlan plan = plan_hook(spec, probe, forced);
-            if (!plan.chosen) {
-                std::string why;
-                for (const auto& r : plan.rejected) why += (why.empty() ? "" : "; ") + r;
-                if (spec.required)
-                    throw Failure(ExitCode::unsupported, "cannot trace " + spec.purpose + ": " + why,
-                                  "run `nfsleuth doctor` for details");
-                skipped_.push_back(spec.name + " (" + why + ")");
-                continue;
-            }
-            bpf_program* p = bpf_object__find_program_by_name(skel_->obj, plan.chosen->program.c_str());
-            bpf_program__set_autoload(p, true);
-            chosen_.push_back({spec.name, *plan.chosen, p});
-        }
-        if (int err = skel_.load(); err) {
-            throw Failure(ExitCode::unsupported, "the kernel refused nfsleuth's module programs: " + describe_errno(err),
-                          "run with -v to see the verifier log, and `nfsleuth doctor`");
-        }
-        for (auto& c : chosen_) links_.push_back(attach_program(c.prog));
+        return HookSelection(obj, module_hooks(), probe, forced);
     }
 
-    int events_fd() const { return bpf_map__fd(skel_->maps.module_events); }
-    uint64_t counter(nfs_module_counter which) const {
-        return sum_percpu_counter(bpf_map__fd(skel_->maps.module_counters), which);
-    }
-    std::string describe() const {
-        std::string s;
-        for (const auto& c : chosen_) {
-            s += (s.empty() ? "" : ", ") + c.hook + "=" + to_string(c.candidate.flavor);
-        }
-        return s;
-    }
-    const std::vector<std::string>& skipped() const { return skipped_; }
-
-private:
-    struct Chosen {
-        std::string hook;
-        AttachCandidate candidate;
-        bpf_program* prog;
-    };
     Skeleton<modules_bpf> skel_;
-    std::vector<Chosen> chosen_;
-    std::vector<std::string> skipped_;
-    std::vector<Link> links_;  // destroyed before skel_: declared after it
+    HookSelection hooks_;  // its links go before skel_: declared after it
 };
 
 bool matches_filter(const CommonOptions& o, const ModuleRecord& r) {
@@ -153,10 +127,11 @@ ExitCode run_modules(const CommonOptions& options) {
     EventLoop loop(duration);
     loop.watch(ring.epoll_fd(), [&] { ring.drain(); });
 
-    std::cerr << "nfsleuth: tracing module events (backend tracepoint: " << tracer.describe() << ")";
-    if (!tracer.skipped().empty()) {
+    std::cerr << "nfsleuth: tracing module events (backend " << tracer.hooks().backend() << ": "
+              << tracer.hooks().describe() << ")";
+    if (!tracer.hooks().skipped().empty()) {
         std::cerr << "; not traced:";
-        for (const auto& s : tracer.skipped()) std::cerr << " " << s;
+        for (const auto& s : tracer.hooks().skipped()) std::cerr << " " << s;
     }
     std::cerr << (duration ? "" : "; Ctrl-C to stop") << std::endl;
 

@@ -68,21 +68,26 @@ std::vector<NetnsInfo> list_network_namespaces() {
     return out;
 }
 
+bool run_in_netns(const std::string& netns_path, const std::function<void()>& fn) {
+    bool entered = false;
+    std::thread worker([&] {
+        int fd = ::open(netns_path.c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd < 0) return;
+        entered = ::setns(fd, CLONE_NEWNET) == 0;
+        ::close(fd);
+        if (entered) fn();
+    });
+    worker.join();
+    return entered;
+}
+
 void read_conntrack_fill(std::vector<NetnsInfo>& namespaces) {
-    // setns() moves only the calling thread, so a short-lived thread does the
-    // reading and the rest of the process never leaves its namespace.
-    std::thread reader([&namespaces] {
-        for (auto& ns : namespaces) {
-            int fd = ::open(ns.path.c_str(), O_RDONLY | O_CLOEXEC);
-            if (fd < 0) continue;
-            bool entered = ::setns(fd, CLONE_NEWNET) == 0;
-            ::close(fd);
-            if (!entered) continue;
+    for (auto& ns : namespaces) {
+        run_in_netns(ns.path, [&ns] {
             ns.ct_count = read_number_file("/proc/sys/net/netfilter/nf_conntrack_count");
             ns.ct_max = read_number_file("/proc/sys/net/netfilter/nf_conntrack_max");
-        }
-    });
-    reader.join();
+        });
+    }
 }
 
 }  // namespace nfsleuth

@@ -2,6 +2,7 @@
 // Network namespaces visible from here, and their conntrack table fill.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -21,8 +22,13 @@ struct NetnsInfo {
 std::vector<NetnsInfo> list_network_namespaces();
 
 // Fills ct_count/ct_max by reading the conntrack sysctls from inside each
-// namespace (a helper thread enters it; the caller's namespace is untouched).
+// namespace.
 void read_conntrack_fill(std::vector<NetnsInfo>& namespaces);
+
+// Runs fn on a short-lived thread inside the namespace `netns_path` refers
+// to; setns() moves only that thread, the caller never leaves its own.
+// Returns false (fn not run) if the namespace cannot be entered.
+bool run_in_netns(const std::string& netns_path, const std::function<void()>& fn);
 
 // Reads one unsigned number from a file ("/proc/sys/..."), nullopt if absent.
 std::optional<uint64_t> read_number_file(const std::string& path);

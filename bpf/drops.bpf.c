@@ -1,0 +1,525 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Conntrack drop attribution, tracepoint backend: every packet netfilter
+ * drops passes skb:kfree_skb with reason NETFILTER_DROP. Which of those were
+ * conntrack's doing is decided from kernel state at that moment:
+ *
+ *  - no conntrack entry on the skb, and this CPU's conntrack `drop` counter
+ *    of the packet's netns moved since the last drop we classified:
+ *    conntrack refused to create an entry (table full), or, if the
+ *    `invalid` counter moved with it, judged the packet invalid;
+ *  - an entry on the skb and the `insert_failed` counter moved: a clash on
+ *    confirm;
+ *  - otherwise a netfilter rule or verdict dropped it.
+ *
+ * Drops are folded per (netns, cause, hook, flow) in an LRU map; the first
+ * drop of a key is also sent at once over the ring buffer, userspace reads
+ * the counts every interval. Per-CPU counters account for every drop, so
+ * totals add up even when records are lost or aggregates evicted.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include "drops.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* Protocol numbers are wire constants, not
+ * kernel-internal layout: vmlinux.h carries no macros. */
+#define NFS_IPPROTO_ICMP 1
+#define NFS_IPPROTO_TCP 6
+#define NFS_IPPROTO_UDP 17
+#define NFS_IPPROTO_DCCP 33
+#define NFS_IPPROTO_ICMPV6 58
+#define NFS_IPPROTO_SCTP 132
+#define NFS_IPPROTO_UDPLITE 136
+/* include/linux/skbuff.h: low bit of _skb_refdst marks a non-refcounted dst;
+ * include/linux/netfilter/nf_conntrack_common.h: low 3 bits of _nfct are
+ * the ctinfo. Both are #defines, invisible to BTF. */
+#define NFS_SKB_DST_NOREF 1UL
+#define NFS_NFCT_INFOMASK 7UL
+/* include/linux/preempt.h: preempt_count bits for serving a softirq, hard
+ * irq and NMI. */
+#define NFS_SOFTIRQ_OFFSET (1U << 8)
+#define NFS_HARDIRQ_MASK (0xfU << 16)
+#define NFS_NMI_MASK (0xfU << 20)
+#define NFS_MAX_CPUS 256
+
+const volatile __u32 backend_id = 3;
+const volatile __u32 nr_cpus = 1;
+/*
+ * Offsets of per-CPU variables inside the per-CPU area, read by userspace
+ * from the kernel's BTF (DATASEC .data..percpu). Typed __ksym access would
+ * need the data symbols in kallsyms, which kernels without
+ * CONFIG_KALLSYMS_ALL do not have. 0 means unknown.
+ */
+const volatile __u64 pcpu_runqueues = 0;
+const volatile __u64 pcpu_this_cpu_off = 0;
+const volatile __u64 pcpu_preempt_count = 0;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1024 * 1024);
+} drop_events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384); /* resized by userspace before load */
+	__type(key, struct nfs_drop_key);
+	__type(value, struct nfs_drop_value);
+} drop_aggregates SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, NFS_DROP_CNT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} drop_counters SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct nfs_sock_owner);
+} sock_owners SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, struct nfs_ct_stat_key);
+	__type(value, struct nfs_ct_stat_seen);
+} ct_stat_seen SEC(".maps");
+
+/* Scratch space: the value is too large to build on the 512-byte stack
+ * next to the key and the origin. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct nfs_drop_value);
+} drop_scratch SEC(".maps");
+
+/* Per-CPU offsets learnt so far (each CPU teaches its own). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, NFS_MAX_CPUS);
+	__type(key, __u32);
+	__type(value, __u64);
+} cpu_offsets SEC(".maps");
+
+static __always_inline void count(__u32 which)
+{
+	__u64 *c = bpf_map_lookup_elem(&drop_counters, &which);
+
+	if (c)
+		*c += 1;
+}
+
+/*
+ * Start of this CPU's per-CPU area: the current task's run queue is this
+ * CPU's copy of the per-CPU `runqueues`, so its address minus that
+ * variable's offset in the area is the area itself. 0 if unknown.
+ */
+static __always_inline unsigned long this_cpu_area(void)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct rq *rq;
+
+	if (!pcpu_runqueues || !bpf_core_field_exists(task->se.cfs_rq))
+		return 0;
+	rq = BPF_CORE_READ(task, se.cfs_rq, rq);
+	if (!rq || BPF_CORE_READ(rq, cpu) != (int)bpf_get_smp_processor_id())
+		return 0;
+	return (unsigned long)rq - pcpu_runqueues;
+}
+
+/* __per_cpu_offset[cpu]: what turns a per-CPU pointer into that CPU's copy. */
+static __always_inline bool cpu_offset(__u32 cpu, unsigned long *offset)
+{
+	__u32 self = bpf_get_smp_processor_id();
+	unsigned long area;
+	__u64 *cached;
+
+	if (cpu >= NFS_MAX_CPUS)
+		return false;
+	cached = bpf_map_lookup_elem(&cpu_offsets, &cpu);
+	if (!cached)
+		return false;
+	if (*cached) {
+		*offset = *cached;
+		return true;
+	}
+	if (cpu != self || !pcpu_this_cpu_off)
+		return false;
+	area = this_cpu_area();
+	if (!area || bpf_probe_read_kernel(offset, sizeof(*offset), (void *)(area + pcpu_this_cpu_off)) < 0)
+		return false;
+	*cached = *offset;
+	return true;
+}
+
+static __always_inline bool in_process_context(void)
+{
+	unsigned long area = this_cpu_area();
+	int pc;
+
+	if (!area || !pcpu_preempt_count)
+		return false; /* cannot tell: do not blame current */
+	if (bpf_probe_read_kernel(&pc, sizeof(pc), (void *)(area + pcpu_preempt_count)) < 0)
+		return false;
+	return (pc & (NFS_SOFTIRQ_OFFSET | NFS_HARDIRQ_MASK | NFS_NMI_MASK)) == 0;
+}
+
+static __always_inline void parse_ports(unsigned char *l4, struct nfs_flow *f)
+{
+	__u16 ports[2];
+	__u8 icmp[2];
+
+	switch (f->proto) {
+	case NFS_IPPROTO_TCP:
+	case NFS_IPPROTO_UDP:
+	case NFS_IPPROTO_UDPLITE:
+	case NFS_IPPROTO_SCTP:
+	case NFS_IPPROTO_DCCP:
+		if (bpf_probe_read_kernel(ports, sizeof(ports), l4) < 0) {
+			f->flags |= NFS_FLOW_TRUNCATED;
+			return;
+		}
+		f->sport = bpf_ntohs(ports[0]);
+		f->dport = bpf_ntohs(ports[1]);
+		break;
+	case NFS_IPPROTO_ICMP:
+	case NFS_IPPROTO_ICMPV6:
+		if (bpf_probe_read_kernel(icmp, sizeof(icmp), l4) < 0) {
+			f->flags |= NFS_FLOW_TRUNCATED;
+			return;
+		}
+		f->icmp_type = icmp[0];
+		f->icmp_code = icmp[1];
+		break;
+	}
+}
+
+/* Reads the 5-tuple from the packet headers (wire format). */
+static __always_inline void parse_flow(struct sk_buff *skb, struct nfs_flow *f)
+{
+	unsigned char *head = BPF_CORE_READ(skb, head);
+	unsigned char *l3 = head + BPF_CORE_READ(skb, network_header);
+	__u8 first;
+
+	if (bpf_probe_read_kernel(&first, 1, l3) < 0) {
+		f->flags |= NFS_FLOW_TRUNCATED;
+		return;
+	}
+	if ((first >> 4) == 4) {
+		__u8 hdr[20];
+		__u16 frag;
+
+		if (bpf_probe_read_kernel(hdr, sizeof(hdr), l3) < 0) {
+			f->flags |= NFS_FLOW_TRUNCATED;
+			return;
+		}
+		f->family = NFS_AF_INET_ABI;
+		f->proto = hdr[9];
+		__builtin_memcpy(f->saddr, &hdr[12], 4);
+		__builtin_memcpy(f->daddr, &hdr[16], 4);
+		frag = ((__u16)hdr[6] << 8 | hdr[7]) & 0x1fff;
+		if (frag) /* a later fragment carries no transport header */
+			return;
+		parse_ports(l3 + (first & 0xf) * 4, f);
+	} else if ((first >> 4) == 6) {
+		__u8 hdr[40];
+
+		if (bpf_probe_read_kernel(hdr, sizeof(hdr), l3) < 0) {
+			f->flags |= NFS_FLOW_TRUNCATED;
+			return;
+		}
+		f->family = NFS_AF_INET6_ABI;
+		f->proto = hdr[6]; /* extension headers are reported as the protocol */
+		__builtin_memcpy(f->saddr, &hdr[8], 16);
+		__builtin_memcpy(f->daddr, &hdr[24], 16);
+		parse_ports(l3 + 40, f);
+	} else {
+		f->flags |= NFS_FLOW_TRUNCATED;
+	}
+}
+
+enum stat_read { STAT_OK, STAT_NO_CONNTRACK, STAT_UNREADABLE };
+
+static __always_inline enum stat_read read_ct_stat(struct net *net, __u32 cpu, struct nfs_ct_stat_seen *out)
+{
+	struct ip_conntrack_stat *stat;
+	unsigned long offset;
+
+	if (!bpf_core_field_exists(net->ct))
+		return STAT_NO_CONNTRACK;
+	stat = BPF_CORE_READ(net, ct.stat);
+	if (!stat)
+		return STAT_NO_CONNTRACK; /* nf_conntrack not loaded */
+	if (!cpu_offset(cpu, &offset))
+		return STAT_UNREADABLE;
+	stat = (struct ip_conntrack_stat *)((unsigned long)stat + offset);
+	out->drop = BPF_CORE_READ(stat, drop);
+	out->invalid = BPF_CORE_READ(stat, invalid);
+	out->insert_failed = BPF_CORE_READ(stat, insert_failed);
+	out->early_drop = BPF_CORE_READ(stat, early_drop);
+	return STAT_OK;
+}
+
+static __always_inline struct nfs_ct_stat_seen *stat_seen(__u32 netns, __u32 cpu)
+{
+	struct nfs_ct_stat_key k = { .netns_ino = netns, .cpu = cpu };
+	struct nfs_ct_stat_seen zero = {};
+	struct nfs_ct_stat_seen *seen = bpf_map_lookup_elem(&ct_stat_seen, &k);
+
+	if (seen)
+		return seen;
+	/* Userspace primes existing namespaces; one created later starts at 0. */
+	bpf_map_update_elem(&ct_stat_seen, &k, &zero, BPF_NOEXIST);
+	return bpf_map_lookup_elem(&ct_stat_seen, &k);
+}
+
+/* Consumes one conntrack drop of (netns, cpu) if its counter moved; 0 if
+ * it did not, NFS_CAUSE_UNKNOWN if the counter cannot be read. */
+static __always_inline __u8 take_ct_drop(struct net *net, __u32 netns, __u32 cpu)
+{
+	struct nfs_ct_stat_seen cur = {};
+	struct nfs_ct_stat_seen *seen;
+	enum stat_read r = read_ct_stat(net, cpu, &cur);
+	__u8 cause;
+
+	if (r == STAT_UNREADABLE)
+		return NFS_CAUSE_UNKNOWN;
+	if (r == STAT_NO_CONNTRACK)
+		return NFS_CAUSE_RULE;
+	seen = stat_seen(netns, cpu);
+	if (!seen || cur.drop == seen->drop)
+		return 0;
+	cause = cur.invalid != seen->invalid ? NFS_CAUSE_INVALID : NFS_CAUSE_TABLE_FULL;
+	__sync_fetch_and_add(&seen->drop, 1);
+	seen->invalid = cur.invalid;
+	return cause;
+}
+
+static __always_inline __u8 classify(struct net *net, __u32 netns, bool has_ct)
+{
+	__u32 cpu = bpf_get_smp_processor_id();
+	struct nfs_ct_stat_seen cur = {};
+	struct nfs_ct_stat_seen *seen;
+	__u8 cause;
+
+	if (!has_ct) {
+		cause = take_ct_drop(net, netns, cpu);
+		if (cause)
+			return cause;
+		/* The sender may have migrated between the counter and the free.
+		 * A CPU whose offset is not learnt yet cannot be checked. */
+		for (__u32 other = 0; other < NFS_MAX_CPUS && other < nr_cpus; other++) {
+			if (other == cpu)
+				continue;
+			cause = take_ct_drop(net, netns, other);
+			if (cause == NFS_CAUSE_TABLE_FULL || cause == NFS_CAUSE_INVALID)
+				return cause;
+		}
+		return NFS_CAUSE_RULE;
+	}
+	if (read_ct_stat(net, cpu, &cur) != STAT_OK)
+		return NFS_CAUSE_RULE;
+	seen = stat_seen(netns, cpu);
+	if (seen && cur.insert_failed != seen->insert_failed) {
+		__sync_fetch_and_add(&seen->insert_failed, 1);
+		return NFS_CAUSE_INSERT_FAILED;
+	}
+	return NFS_CAUSE_RULE;
+}
+
+static __always_inline void fill_owner_from_current(struct nfs_sock_owner *o)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+
+	o->pid = pid_tgid >> 32;
+	o->tid = (__u32)pid_tgid;
+	o->uid = (__u32)bpf_get_current_uid_gid();
+	o->cgroup_id = bpf_get_current_cgroup_id();
+	bpf_get_current_comm(o->comm, sizeof(o->comm));
+}
+
+/* Names the sending process of a locally generated packet. */
+static __always_inline void attribute_sender(struct sock *sk, struct nfs_drop_origin *origin)
+{
+	__u64 key = (__u64)(unsigned long)sk;
+	struct nfs_sock_owner owner = {};
+	struct nfs_sock_owner *known;
+
+	if (in_process_context()) {
+		fill_owner_from_current(&owner);
+		bpf_map_update_elem(&sock_owners, &key, &owner, BPF_ANY);
+		origin->flags |= NFS_ORIGIN_PROCESS;
+	} else {
+		known = bpf_map_lookup_elem(&sock_owners, &key);
+		if (!known)
+			return;
+		owner = *known;
+		origin->flags |= NFS_ORIGIN_PROCESS | NFS_ORIGIN_FROM_SOCKET;
+	}
+	origin->pid = owner.pid;
+	origin->tid = owner.tid;
+	origin->uid = owner.uid;
+	origin->cgroup_id = owner.cgroup_id;
+	__builtin_memcpy(origin->comm, owner.comm, sizeof(origin->comm));
+}
+
+static __always_inline void record_drop(struct nfs_drop_key *key, struct nfs_drop_origin *origin)
+{
+	struct nfs_drop_value *v = bpf_map_lookup_elem(&drop_aggregates, key);
+	__u64 now = bpf_ktime_get_boot_ns();
+	struct nfs_drop_event *ev;
+	__u32 zero = 0;
+
+	count(NFS_DROP_CNT_SEEN);
+	if (key->cause < NFS_CAUSE_MAX)
+		count(NFS_DROP_CNT_CAUSE_BASE + key->cause);
+	if (v) {
+		__sync_fetch_and_add(&v->count, 1);
+		v->last_ns = now;
+		return;
+	}
+	v = bpf_map_lookup_elem(&drop_scratch, &zero);
+	if (!v)
+		return;
+	v->count = 1;
+	v->first_ns = now;
+	v->last_ns = now;
+	v->origin = *origin;
+	if (bpf_map_update_elem(&drop_aggregates, key, v, BPF_NOEXIST) != 0) {
+		/* Another CPU created it first: fold into theirs. */
+		v = bpf_map_lookup_elem(&drop_aggregates, key);
+		if (v)
+			__sync_fetch_and_add(&v->count, 1);
+		else
+			count(NFS_DROP_CNT_NO_AGGREGATE);
+		return;
+	}
+	ev = bpf_ringbuf_reserve(&drop_events, sizeof(*ev), 0);
+	if (!ev) {
+		count(NFS_DROP_CNT_LOST);
+		return;
+	}
+	ev->ts_boot_ns = now;
+	ev->backend = backend_id;
+	ev->pad = 0;
+	ev->key = *key;
+	ev->origin = *origin;
+	bpf_ringbuf_submit(ev, 0);
+}
+
+static __always_inline int on_netfilter_drop(struct sk_buff *skb)
+{
+	struct nfs_drop_key key = {};
+	struct nfs_drop_origin origin = {};
+	unsigned long refdst = BPF_CORE_READ(skb, _skb_refdst);
+	struct dst_entry *dst = (struct dst_entry *)(refdst & ~NFS_SKB_DST_NOREF);
+	struct net_device *in_dev = BPF_CORE_READ(skb, dev);
+	struct net_device *out_dev = dst ? BPF_CORE_READ(dst, dev) : NULL;
+	struct net_device *any_dev = in_dev ? in_dev : out_dev;
+	struct sock *sk = BPF_CORE_READ(skb, sk);
+	unsigned long nfct = BPF_CORE_READ(skb, _nfct);
+	struct nf_conn *ct = (struct nf_conn *)(nfct & ~NFS_NFCT_INFOMASK);
+	__u32 iif = BPF_CORE_READ(skb, skb_iif);
+	struct net *net;
+
+	if (any_dev)
+		net = BPF_CORE_READ(any_dev, nd_net.net);
+	else if (sk)
+		net = BPF_CORE_READ(sk, __sk_common.skc_net.net);
+	else
+		return 0;
+	key.netns_ino = BPF_CORE_READ(net, ns.inum);
+	parse_flow(skb, &key.flow);
+	key.cause = classify(net, key.netns_ino, ct != NULL);
+	if (ct && bpf_core_field_exists(ct->zone))
+		key.zone = BPF_CORE_READ(ct, zone.id);
+
+	/* Conntrack creates entries at PRE_ROUTING (received) and LOCAL_OUT
+	 * (generated here) only, so its own drops happen there; a rule's hook
+	 * is not visible from this tracepoint. */
+	switch (key.cause) {
+	case NFS_CAUSE_TABLE_FULL:
+	case NFS_CAUSE_INVALID:
+		key.hook = iif ? bpf_core_enum_value(enum nf_inet_hooks, NF_INET_PRE_ROUTING)
+			       : bpf_core_enum_value(enum nf_inet_hooks, NF_INET_LOCAL_OUT);
+		break;
+	case NFS_CAUSE_INSERT_FAILED:
+		key.hook = iif ? NFS_HOOK_UNKNOWN : bpf_core_enum_value(enum nf_inet_hooks, NF_INET_POST_ROUTING);
+		break;
+	default:
+		key.hook = NFS_HOOK_UNKNOWN;
+	}
+
+	if (iif) {
+		origin.in_ifindex = iif;
+		if (in_dev)
+			BPF_CORE_READ_STR_INTO(&origin.in_if, in_dev, name);
+	} else {
+		origin.flags |= NFS_ORIGIN_LOCAL;
+		if (sk)
+			attribute_sender(sk, &origin);
+	}
+	if (out_dev) {
+		origin.out_ifindex = BPF_CORE_READ(out_dev, ifindex);
+		BPF_CORE_READ_STR_INTO(&origin.out_if, out_dev, name);
+	}
+	record_drop(&key, &origin);
+	return 0;
+}
+
+static __always_inline int on_kfree_skb(struct sk_buff *skb, int reason)
+{
+	if (!bpf_core_enum_value_exists(enum skb_drop_reason, SKB_DROP_REASON_NETFILTER_DROP))
+		return 0;
+	if (reason != bpf_core_enum_value(enum skb_drop_reason, SKB_DROP_REASON_NETFILTER_DROP))
+		return 0;
+	return on_netfilter_drop(skb);
+}
+
+SEC("tp_btf/kfree_skb")
+int BPF_PROG(btf_kfree_skb, struct sk_buff *skb, void *location, enum skb_drop_reason reason)
+{
+	return on_kfree_skb(skb, reason);
+}
+
+SEC("raw_tp/kfree_skb")
+int BPF_PROG(raw_kfree_skb, struct sk_buff *skb, void *location, int reason)
+{
+	return on_kfree_skb(skb, reason);
+}
+
+/* A TCP socket starting to connect is in its owner's context: remember the
+ * owner for drops of its retransmitted SYNs, which happen in softirq. */
+static __always_inline int on_sock_state(const struct sock *sk, int newstate)
+{
+	__u64 key = (__u64)(unsigned long)sk;
+	struct nfs_sock_owner owner = {};
+
+	if (newstate == TCP_SYN_SENT && in_process_context()) {
+		fill_owner_from_current(&owner);
+		bpf_map_update_elem(&sock_owners, &key, &owner, BPF_ANY);
+	} else if (newstate == TCP_CLOSE) {
+		bpf_map_delete_elem(&sock_owners, &key);
+	}
+	return 0;
+}
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(btf_inet_sock_set_state, const struct sock *sk, const int oldstate, const int newstate)
+{
+	return on_sock_state(sk, newstate);
+}
+
+SEC("raw_tp/inet_sock_set_state")
+int BPF_PROG(raw_inet_sock_set_state, const struct sock *sk, const int oldstate, const int newstate)
+{
+	return on_sock_state(sk, newstate);
+}

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+# `drops` on the tracepoint backend: in a namespace whose conntrack table is
+# full, nfsleuth's table_full total equals the kernel's own drop counter
+# exactly, every refused flow is named with its sender, and drops by a
+# filter rule are reported as `rule`, never as table_full. TCP, UDP, IPv6.
+source "$(dirname "$0")/../lib.sh"
+require_root
+require_traffic
+[[ -e /proc/sys/net/netfilter/nf_conntrack_max ]] || { echo "skip [$TEST_NAME]: no conntrack"; exit "$SKIP"; }
+
+N=20
+ns="nfsl-drops-$$"
+make_netns "$ns"
+nsx() { ip netns exec "$ns" "$@"; }
+# A NAT rule naming an interface the namespace lacks never matches, but it
+# turns conntrack on: the classic surprise in one line. Both families.
+nsx iptables -t nat -A POSTROUTING -o eth0 -j MASQUERADE
+nsx ip6tables -t nat -A POSTROUTING -o eth0 -j MASQUERADE
+nsx iptables -A OUTPUT -p tcp --dport 6000 -j DROP
+
+nsx "$TRAFFIC" tcp-listen --addr 127.0.0.1 --port 5000 --duration-ms 60000 >"$WORK/listen4.out" &
+on_exit "kill $!"
+nsx "$TRAFFIC" tcp-listen --addr ::1 --port 5001 --duration-ms 60000 >"$WORK/listen6.out" &
+on_exit "kill $!"
+until [[ -s $WORK/listen4.out && -s $WORK/listen6.out ]]; do sleep 0.05; done
+
+start_nfsleuth drops drops --json --interval 0.5
+tracer=$NFSLEUTH_BG_PID
+drop0=$(ct_stat_sum "$ns" drop)
+
+# Phase 1, table not full: a filter rule drops SYNs to port 6000.
+nsx "$TRAFFIC" tcp-connect --dst 127.0.0.1 --port 6000 --count 3 --timeout-ms 1500 >"$WORK/rule.out"
+rule_packets=$(nsx iptables -L OUTPUT -v -x -n | awk '$0 ~ /dpt:6000/ {print $1}')
+drop1=$(ct_stat_sum "$ns" drop)
+assert_eq "$drop0" "$drop1" "rule drops leave the conntrack drop counter alone"
+
+# Phase 2, table full: 2N connections, N get an entry.
+set_conntrack_max "$N"
+nsx "$TRAFFIC" tcp-connect --dst 127.0.0.1 --port 5000 --count $((2 * N)) --timeout-ms 1500 >"$WORK/tcp.out"
+assert_eq "{\"ok\":$N,\"failed\":$N}" "$(jqf "$WORK/tcp.out" 'select(.event=="summary") | {ok, failed}')" "TCP connects"
+# UDP: every datagram of a new flow needs an entry it cannot get.
+nsx "$TRAFFIC" udp-send --dst 127.0.0.1 --port 5002 --count 100 --flows 5 >"$WORK/udp.out"
+# IPv6 shares the namespace's table.
+nsx "$TRAFFIC" tcp-connect --dst ::1 --port 5001 --count 5 --timeout-ms 1500 >"$WORK/tcp6.out"
+assert_eq '{"ok":0,"failed":5}' "$(jqf "$WORK/tcp6.out" 'select(.event=="summary") | {ok, failed}')" "IPv6 connects"
+drop2=$(ct_stat_sum "$ns" drop)
+sleep 1 # one more interval so the last counts are read live too
+
+stop_nfsleuth "$tracer" || fail "nfsleuth drops exited with $? on SIGINT"
+J="$WORK/drops.out"
+jq -e . "$J" >/dev/null || fail "a JSON line does not parse"
+inode=$(stat -L -c %i "/run/netns/$ns")
+d() { jq -s "$1" "$J"; }
+
+kernel_full=$((drop2 - drop1))
+((kernel_full > 0)) || fail "the kernel counted no table-full drops"
+assert_eq "$kernel_full" "$(d "[.[] | select(.type==\"ct_drop\" and .netns==$inode and .cause==\"table_full\") | .count] | add")" \
+  "table_full total equals the kernel's drop counter"
+assert_eq "$rule_packets" "$(d "[.[] | select(.type==\"ct_drop\" and .cause==\"rule\" and .flow.dport==6000) | .count] | add")" \
+  "rule drops equal the rule's packet counter"
+assert_eq 0 "$(d '[.[] | select(.type=="ct_drop" and .cause=="table_full" and .flow.dport==6000)] | length')" \
+  "no rule drop is called table_full"
+assert_eq 0 "$(d '[.[] | select(.type=="ct_drop" and .cause=="rule" and .flow.dport!=6000)] | length')" \
+  "no table-full drop is called rule"
+
+# Every refused connection and UDP flow is named, with its sender.
+check_flows() { # traffic-output proto family selector
+  local out=$1 proto=$2 pid comm_pid
+  pid=$(jqf "$out" 'select(.event=="summary") | .pid')
+  jq -c "$3" "$out" | while read -r f; do
+    local src sport dst dport
+    src=$(jq -r .src <<<"$f"); sport=$(jq -r .sport <<<"$f"); dst=$(jq -r .dst <<<"$f"); dport=$(jq -r .dport <<<"$f")
+    got=$(d "[.[] | select(.type==\"ct_drop\" and .cause==\"table_full\" and .flow.proto==\"$proto\"
+               and .flow.src==\"$src\" and .flow.sport==$sport and .flow.dst==\"$dst\" and .flow.dport==$dport)
+             | {pid, comm, hook, local, out_if}] | unique | .[]" | jq -c .)
+    assert_eq "{\"pid\":$pid,\"comm\":\"nfsl-traffic\",\"hook\":\"output\",\"local\":true,\"out_if\":\"lo\"}" "$got" \
+      "$proto $src:$sport -> $dst:$dport reported with its sender"
+  done
+}
+check_flows "$WORK/tcp.out" tcp 'select(.proto=="tcp" and .ok==false)'
+check_flows "$WORK/udp.out" udp 'select(.proto=="udp")'
+check_flows "$WORK/tcp6.out" tcp 'select(.proto=="tcp" and .ok==false)'
+assert_eq 100 "$(d "[.[] | select(.type==\"ct_drop\" and .flow.proto==\"udp\") | .count] | add")" "UDP drops"
+assert_eq '"ipv6"' "$(d '[.[] | select(.type=="ct_drop" and .flow.dport==5001) | .flow.family] | unique | .[0]')" "IPv6 family"
+
+# Accounting: what the kernel saw, nfsleuth reported.
+summary=$(tail -n1 "$J")
+assert_eq '"drop_summary"' "$(jq -c .type <<<"$summary")" "last line is the summary"
+assert_eq 0 "$(jq -c .missed <<<"$summary")" "nothing missed"
+assert_eq "$(jq -c .seen <<<"$summary")" "$(jq -c .reported <<<"$summary")" "seen equals reported"
+assert_eq "$kernel_full" "$(jq -c ".by_netns[] | select(.netns==$inode) | .kernel_drops" <<<"$summary")" \
+  "summary shows the kernel's counter for the namespace"
+assert_eq "$N" "$(jq -c ".by_netns[] | select(.netns==$inode) | .ct_max" <<<"$summary")" "summary shows the limit"
+jq -e '.advice | map(select(test("table full in netns"))) | length == 1' <<<"$summary" >/dev/null || fail "advice for table full"
+pass "summary advises on the full table"

@@ -1,0 +1,74 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include "ct_stat.hpp"
+
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "netns.hpp"
+
+namespace nfsleuth {
+
+std::optional<std::vector<CtCpuStat>> parse_ct_stat(std::string_view text) {
+    std::istringstream in{std::string(text)};
+    std::string line;
+    if (!std::getline(in, line)) return std::nullopt;
+    std::map<std::string, std::size_t> column;
+    {
+        std::istringstream header(line);
+        std::string name;
+        for (std::size_t i = 0; header >> name; ++i) column[name] = i;
+    }
+    for (const char* needed : {"drop", "invalid", "insert_failed", "early_drop"}) {
+        if (!column.count(needed)) return std::nullopt;
+    }
+    std::vector<CtCpuStat> rows;
+    while (std::getline(in, line)) {
+        std::istringstream fields(line);
+        std::vector<uint64_t> values;
+        std::string hex;
+        while (fields >> hex) {
+            try {
+                values.push_back(std::stoull(hex, nullptr, 16));
+            } catch (const std::exception&) {
+                return std::nullopt;
+            }
+        }
+        if (values.empty()) continue;
+        if (values.size() != column.size()) return std::nullopt;
+        CtCpuStat s;
+        s.cpu = static_cast<uint32_t>(rows.size());
+        s.drop = static_cast<uint32_t>(values[column["drop"]]);
+        s.invalid = static_cast<uint32_t>(values[column["invalid"]]);
+        s.insert_failed = static_cast<uint32_t>(values[column["insert_failed"]]);
+        s.early_drop = static_cast<uint32_t>(values[column["early_drop"]]);
+        rows.push_back(s);
+    }
+    return rows;
+}
+
+CtCpuStat total(const std::vector<CtCpuStat>& per_cpu) {
+    CtCpuStat sum;
+    for (const auto& s : per_cpu) {
+        sum.drop += s.drop;
+        sum.invalid += s.invalid;
+        sum.insert_failed += s.insert_failed;
+        sum.early_drop += s.early_drop;
+    }
+    return sum;
+}
+
+std::optional<std::vector<CtCpuStat>> read_ct_stat(const std::string& netns_path) {
+    std::optional<std::vector<CtCpuStat>> result;
+    run_in_netns(netns_path, [&] {
+        // thread-self: /proc/self/net would name the thread group's namespace.
+        std::ifstream in("/proc/thread-self/net/stat/nf_conntrack");
+        if (!in) return;
+        std::stringstream text;
+        text << in.rdbuf();
+        result = parse_ct_stat(text.str());
+    });
+    return result;
+}
+
+}  // namespace nfsleuth

@@ -1,0 +1,24 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#pragma once
+#include <cstdint>
+#include <optional>
+
+struct btf;
+
+namespace nfsleuth {
+
+// Where some per-CPU variables sit inside the per-CPU area, from the
+// kernel's BTF (DATASEC ".data..percpu"). The drop programs use them to
+// reach other CPUs' conntrack statistics and this CPU's preemption count on
+// kernels whose kallsyms lacks data symbols.
+struct PerCpuLayout {
+    uint64_t runqueues = 0;       // struct rq runqueues
+    uint64_t this_cpu_off = 0;    // unsigned long this_cpu_off (x86)
+    uint64_t preempt_count = 0;   // int __preempt_count, or pcpu_hot.preempt_count (6.2 to 6.14)
+    bool complete() const { return runqueues && this_cpu_off; }
+};
+
+// nullopt when the BTF has no per-CPU data section.
+std::optional<PerCpuLayout> find_percpu_layout(const btf* kernel_btf);
+
+}  // namespace nfsleuth
