@@ -25,7 +25,7 @@ nsx "$TRAFFIC" tcp-listen --addr ::1 --port 5001 --duration-ms 60000 >"$WORK/lis
 on_exit "kill $!"
 until [[ -s $WORK/listen4.out && -s $WORK/listen6.out ]]; do sleep 0.05; done
 
-start_nfsleuth drops drops --json --interval 0.5
+start_nfsleuth drops drops --json --interval 0.5 --backend "${DROPS_BACKEND:-auto}"
 tracer=$NFSLEUTH_BG_PID
 drop0=$(ct_stat_sum "$ns" drop)
 

@@ -31,7 +31,7 @@ until [[ -s $WORK/listen.out ]]; do sleep 0.05; done
 ip netns exec "$c" "$TRAFFIC" tcp-connect --dst 203.0.113.2 --port 5000 --count 1 --timeout-ms 3000 >"$WORK/probe.out"
 assert_eq '{"ok":1,"failed":0}' "$(jqf "$WORK/probe.out" 'select(.event=="summary") | {ok, failed}')" "path through the router"
 
-start_nfsleuth drops drops --json --interval 0.5
+start_nfsleuth drops drops --json --interval 0.5 --backend "${DROPS_BACKEND:-auto}"
 tracer=$NFSLEUTH_BG_PID
 drop0=$(ct_stat_sum "$r" drop)
 set_conntrack_max "$N"

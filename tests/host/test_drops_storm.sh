@@ -16,7 +16,7 @@ make_netns "$ns"
 nsx() { ip netns exec "$ns" "$@"; }
 nsx iptables -t nat -A POSTROUTING -o eth0 -j MASQUERADE
 
-start_nfsleuth drops drops --json --interval 0.5
+start_nfsleuth drops drops --json --interval 0.5 --backend "${DROPS_BACKEND:-auto}"
 tracer=$NFSLEUTH_BG_PID
 set_conntrack_max 1
 # One flow takes the only entry; every flow after it is refused.
