@@ -46,9 +46,20 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define NFS_HARDIRQ_MASK (0xfU << 16)
 #define NFS_NMI_MASK (0xfU << 20)
 #define NFS_MAX_CPUS 256
+/* uapi/linux/netfilter.h verdict */
+#define NFS_NF_DROP 0
+/* Nesting of netfilter hook calls on one CPU (a softirq may interrupt a
+ * process-context hook): deeper calls are not followed. A power of two, so
+ * indexes can be masked into bounds the verifier sees. */
+#define NFS_FRAME_DEPTH 4
+#define NFS_FRAME_MASK (NFS_FRAME_DEPTH - 1)
 
 const volatile __u32 backend_id = 3;
 const volatile __u32 nr_cpus = 1;
+/* Set when the fentry or kprobe hooks on conntrack's own functions are
+ * attached: causes then come from what those functions returned, and the
+ * statistics are not needed. */
+const volatile bool cause_from_hooks = false;
 /*
  * Offsets of per-CPU variables inside the per-CPU area, read by userspace
  * from the kernel's BTF (DATASEC .data..percpu). Typed __ksym access would
@@ -415,6 +426,252 @@ static __always_inline void record_drop(struct nfs_drop_key *key, struct nfs_dro
 	bpf_ringbuf_submit(ev, 0);
 }
 
+/* Conntrack creates entries at PRE_ROUTING (received) and LOCAL_OUT
+ * (generated here) only, so its own drops happen there; a rule's hook is
+ * not visible from the tracepoint alone. */
+static __always_inline __u8 guess_hook(__u8 cause, __u32 iif)
+{
+	switch (cause) {
+	case NFS_CAUSE_TABLE_FULL:
+	case NFS_CAUSE_INVALID:
+		return iif ? bpf_core_enum_value(enum nf_inet_hooks, NF_INET_PRE_ROUTING)
+			   : bpf_core_enum_value(enum nf_inet_hooks, NF_INET_LOCAL_OUT);
+	case NFS_CAUSE_INSERT_FAILED:
+		return iif ? NFS_HOOK_UNKNOWN : bpf_core_enum_value(enum nf_inet_hooks, NF_INET_POST_ROUTING);
+	default:
+		return NFS_HOOK_UNKNOWN;
+	}
+}
+
+/*
+ * fentry/kprobe backend. Calls of nf_hook_slow, nf_conntrack_in and
+ * __nf_conntrack_confirm are followed on a small per-CPU stack; when
+ * conntrack itself returns NF_DROP, a mark names the skb and the cause, and
+ * the kfree_skb that follows consumes it. A drop without a mark is a rule's.
+ */
+struct ct_frame {
+	__u64 skb;
+	__u8 hook;
+	__u8 alloc_failed;   /* __nf_conntrack_alloc returned an error inside */
+	__u8 pad[2];
+	__u32 invalid_before; /* this CPU's `invalid` counter at entry */
+};
+
+struct ct_frames {
+	__u32 depth;
+	__u32 pad;
+	struct ct_frame f[NFS_FRAME_DEPTH];
+};
+
+struct drop_mark {
+	__u64 skb;
+	__u8 cause;
+	__u8 hook;
+	__u8 pad[6];
+};
+
+struct cpu_state {
+	struct ct_frames hook_calls;    /* nf_hook_slow */
+	struct ct_frames ct_in_calls;   /* nf_conntrack_in */
+	struct ct_frames confirm_calls; /* __nf_conntrack_confirm */
+	struct drop_mark marks[NFS_FRAME_DEPTH];
+	__u32 in_early_drop;
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct cpu_state);
+} cpu_states SEC(".maps");
+
+static __always_inline struct cpu_state *this_cpu_state(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&cpu_states, &zero);
+}
+
+static __always_inline struct ct_frame *frame_push(struct ct_frames *s, struct sk_buff *skb, __u8 hook)
+{
+	__u32 d = s->depth;
+
+	struct ct_frame *f;
+
+	s->depth = d + 1;
+	if (d >= NFS_FRAME_DEPTH)
+		return NULL;
+	f = &s->f[d & NFS_FRAME_MASK];
+	f->skb = (__u64)(unsigned long)skb;
+	f->hook = hook;
+	f->alloc_failed = 0;
+	f->invalid_before = 0;
+	return f;
+}
+
+static __always_inline struct ct_frame *frame_top(struct ct_frames *s)
+{
+	__u32 d = s->depth;
+
+	if (d == 0 || d > NFS_FRAME_DEPTH)
+		return NULL;
+	return &s->f[(d - 1) & NFS_FRAME_MASK];
+}
+
+static __always_inline struct ct_frame *frame_pop(struct ct_frames *s)
+{
+	struct ct_frame *f;
+
+	if (s->depth == 0)
+		return NULL;
+	f = frame_top(s);
+	s->depth -= 1;
+	return f;
+}
+
+/* The hook an skb is being run through on this CPU, if known. */
+static __always_inline __u8 current_hook(struct cpu_state *st, struct sk_buff *skb)
+{
+	for (int i = 0; i < NFS_FRAME_DEPTH; i++) {
+		if (i < st->hook_calls.depth && st->hook_calls.f[i].skb == (__u64)(unsigned long)skb)
+			return st->hook_calls.f[i].hook;
+	}
+	return NFS_HOOK_UNKNOWN;
+}
+
+static __always_inline void set_mark(struct cpu_state *st, struct sk_buff *skb, __u8 cause, __u8 hook)
+{
+	int free_slot = -1;
+
+	for (int i = 0; i < NFS_FRAME_DEPTH; i++) {
+		if (st->marks[i].skb == 0 && free_slot < 0)
+			free_slot = i;
+	}
+	if (free_slot < 0)
+		free_slot = 0; /* a stale mark (its free was never seen) gives way */
+	if (free_slot < NFS_FRAME_DEPTH) {
+		st->marks[free_slot].skb = (__u64)(unsigned long)skb;
+		st->marks[free_slot].cause = cause;
+		st->marks[free_slot].hook = hook;
+	}
+}
+
+static __always_inline void take_mark(struct sk_buff *skb, __u8 *cause, __u8 *hook)
+{
+	struct cpu_state *st = this_cpu_state();
+
+	*cause = NFS_CAUSE_RULE;
+	*hook = NFS_HOOK_UNKNOWN;
+	if (!st)
+		return;
+	*hook = current_hook(st, skb);
+	for (int i = 0; i < NFS_FRAME_DEPTH; i++) {
+		if (st->marks[i].skb == (__u64)(unsigned long)skb) {
+			*cause = st->marks[i].cause;
+			if (st->marks[i].hook != NFS_HOOK_UNKNOWN)
+				*hook = st->marks[i].hook;
+			st->marks[i].skb = 0;
+			return;
+		}
+	}
+}
+
+static __always_inline __u32 this_cpu_invalid(struct net *net)
+{
+	struct nfs_ct_stat_seen cur = {};
+
+	if (read_ct_stat(net, bpf_get_smp_processor_id(), &cur) != STAT_OK)
+		return 0;
+	return cur.invalid;
+}
+
+static __always_inline void on_hook_slow_enter(struct sk_buff *skb, const struct nf_hook_state *state)
+{
+	struct cpu_state *st = this_cpu_state();
+
+	if (st)
+		frame_push(&st->hook_calls, skb, BPF_CORE_READ(state, hook));
+}
+
+static __always_inline void on_hook_slow_exit(void)
+{
+	struct cpu_state *st = this_cpu_state();
+
+	if (st)
+		frame_pop(&st->hook_calls);
+}
+
+static __always_inline void on_ct_in_enter(struct sk_buff *skb, const struct nf_hook_state *state)
+{
+	struct cpu_state *st = this_cpu_state();
+	struct ct_frame *f;
+
+	if (!st)
+		return;
+	f = frame_push(&st->ct_in_calls, skb, BPF_CORE_READ(state, hook));
+	if (f)
+		f->invalid_before = this_cpu_invalid(BPF_CORE_READ(state, net));
+}
+
+static __always_inline void on_alloc_exit(long ret)
+{
+	struct cpu_state *st = this_cpu_state();
+	struct ct_frame *f;
+
+	/* IS_ERR(): the top 4095 values are errors; -ENOMEM means table full. */
+	if (!st || (unsigned long)ret < (unsigned long)-4095)
+		return;
+	f = frame_top(&st->ct_in_calls);
+	if (f)
+		f->alloc_failed = 1;
+}
+
+static __always_inline void on_ct_in_exit(struct net *net, unsigned int verdict)
+{
+	struct cpu_state *st = this_cpu_state();
+	struct ct_frame *f;
+	struct sk_buff *skb;
+	__u8 cause;
+
+	if (!st)
+		return;
+	f = frame_pop(&st->ct_in_calls);
+	if (!f || verdict != NFS_NF_DROP)
+		return;
+	skb = (struct sk_buff *)(unsigned long)f->skb;
+	if (f->alloc_failed)
+		cause = NFS_CAUSE_TABLE_FULL;
+	else if (this_cpu_invalid(net) != f->invalid_before)
+		cause = NFS_CAUSE_INVALID;
+	else
+		cause = NFS_CAUSE_OTHER_CT;
+	set_mark(st, skb, cause, f->hook);
+}
+
+static __always_inline void on_confirm_enter(struct sk_buff *skb)
+{
+	struct cpu_state *st = this_cpu_state();
+
+	if (st)
+		frame_push(&st->confirm_calls, skb, NFS_HOOK_UNKNOWN);
+}
+
+static __always_inline void on_confirm_exit(int ret)
+{
+	struct cpu_state *st = this_cpu_state();
+	struct ct_frame *f;
+	struct sk_buff *skb;
+
+	if (!st)
+		return;
+	f = frame_pop(&st->confirm_calls);
+	if (!f || ret != NFS_NF_DROP)
+		return;
+	skb = (struct sk_buff *)(unsigned long)f->skb;
+	set_mark(st, skb, NFS_CAUSE_INSERT_FAILED, current_hook(st, skb));
+}
+
 static __always_inline int on_netfilter_drop(struct sk_buff *skb)
 {
 	struct nfs_drop_key key = {};
@@ -438,24 +695,13 @@ static __always_inline int on_netfilter_drop(struct sk_buff *skb)
 		return 0;
 	key.netns_ino = BPF_CORE_READ(net, ns.inum);
 	parse_flow(skb, &key.flow);
-	key.cause = classify(net, key.netns_ino, ct != NULL);
 	if (ct && bpf_core_field_exists(ct->zone))
 		key.zone = BPF_CORE_READ(ct, zone.id);
-
-	/* Conntrack creates entries at PRE_ROUTING (received) and LOCAL_OUT
-	 * (generated here) only, so its own drops happen there; a rule's hook
-	 * is not visible from this tracepoint. */
-	switch (key.cause) {
-	case NFS_CAUSE_TABLE_FULL:
-	case NFS_CAUSE_INVALID:
-		key.hook = iif ? bpf_core_enum_value(enum nf_inet_hooks, NF_INET_PRE_ROUTING)
-			       : bpf_core_enum_value(enum nf_inet_hooks, NF_INET_LOCAL_OUT);
-		break;
-	case NFS_CAUSE_INSERT_FAILED:
-		key.hook = iif ? NFS_HOOK_UNKNOWN : bpf_core_enum_value(enum nf_inet_hooks, NF_INET_POST_ROUTING);
-		break;
-	default:
-		key.hook = NFS_HOOK_UNKNOWN;
+	if (cause_from_hooks) {
+		take_mark(skb, &key.cause, &key.hook);
+	} else {
+		key.cause = classify(net, key.netns_ino, ct != NULL);
+		key.hook = guess_hook(key.cause, iif);
 	}
 
 	if (iif) {
@@ -522,4 +768,216 @@ SEC("raw_tp/inet_sock_set_state")
 int BPF_PROG(raw_inet_sock_set_state, const struct sock *sk, const int oldstate, const int newstate)
 {
 	return on_sock_state(sk, newstate);
+}
+
+/* An entry evicted by early_drop() to make room is a casualty of a full
+ * table: its flow is reported with cause early_drop. */
+static __always_inline void on_early_drop_enter(void)
+{
+	struct cpu_state *st = this_cpu_state();
+
+	if (st)
+		st->in_early_drop += 1;
+}
+
+static __always_inline void on_early_drop_exit(void)
+{
+	struct cpu_state *st = this_cpu_state();
+
+	if (st && st->in_early_drop)
+		st->in_early_drop -= 1;
+}
+
+static __always_inline void on_ct_delete(struct nf_conn *ct)
+{
+	struct cpu_state *st = this_cpu_state();
+	struct nfs_drop_key key = {};
+	struct nfs_drop_origin origin = {};
+	struct nf_conntrack_tuple *t;
+	struct net *net;
+
+	if (!st || !st->in_early_drop)
+		return;
+	t = &ct->tuplehash[0].tuple; /* IP_CT_DIR_ORIGINAL */
+	net = BPF_CORE_READ(ct, ct_net.net);
+	key.netns_ino = BPF_CORE_READ(net, ns.inum);
+	key.cause = NFS_CAUSE_EARLY_DROP;
+	key.hook = NFS_HOOK_UNKNOWN;
+	if (bpf_core_field_exists(ct->zone))
+		key.zone = BPF_CORE_READ(ct, zone.id);
+	key.flow.family = BPF_CORE_READ(t, src.l3num);
+	key.flow.proto = BPF_CORE_READ(t, dst.protonum);
+	bpf_core_read(key.flow.saddr, sizeof(key.flow.saddr), &t->src.u3);
+	bpf_core_read(key.flow.daddr, sizeof(key.flow.daddr), &t->dst.u3);
+	switch (key.flow.proto) {
+	case NFS_IPPROTO_ICMP:
+	case NFS_IPPROTO_ICMPV6:
+		key.flow.icmp_type = BPF_CORE_READ(t, dst.u.icmp.type);
+		key.flow.icmp_code = BPF_CORE_READ(t, dst.u.icmp.code);
+		break;
+	default:
+		key.flow.sport = bpf_ntohs(BPF_CORE_READ(t, src.u.all));
+		key.flow.dport = bpf_ntohs(BPF_CORE_READ(t, dst.u.all));
+	}
+	if (key.flow.family == NFS_AF_INET_ABI) {
+		/* Only the first 4 bytes are the address. */
+		__builtin_memset(&key.flow.saddr[4], 0, 12);
+		__builtin_memset(&key.flow.daddr[4], 0, 12);
+	}
+	record_drop(&key, &origin);
+}
+
+/* fentry/fexit twins (BTF trampolines: arguments at exit too). */
+SEC("fentry/nf_hook_slow")
+int BPF_PROG(fentry_nf_hook_slow, struct sk_buff *skb, struct nf_hook_state *state)
+{
+	on_hook_slow_enter(skb, state);
+	return 0;
+}
+
+SEC("fexit/nf_hook_slow")
+int BPF_PROG(fexit_nf_hook_slow, struct sk_buff *skb, struct nf_hook_state *state, const void *e, unsigned int i,
+	     int ret)
+{
+	on_hook_slow_exit();
+	return 0;
+}
+
+SEC("fentry/nf_conntrack_in")
+int BPF_PROG(fentry_nf_conntrack_in, struct sk_buff *skb, const struct nf_hook_state *state)
+{
+	on_ct_in_enter(skb, state);
+	return 0;
+}
+
+SEC("fexit/nf_conntrack_in")
+int BPF_PROG(fexit_nf_conntrack_in, struct sk_buff *skb, const struct nf_hook_state *state, unsigned int ret)
+{
+	on_ct_in_exit(BPF_CORE_READ(state, net), ret);
+	return 0;
+}
+
+SEC("fexit/__nf_conntrack_alloc")
+int BPF_PROG(fexit_nf_conntrack_alloc, struct net *net, const void *zone, const void *orig, const void *repl,
+	     unsigned int gfp, __u32 hash, struct nf_conn *ret)
+{
+	on_alloc_exit((long)ret);
+	return 0;
+}
+
+SEC("fentry/__nf_conntrack_confirm")
+int BPF_PROG(fentry_nf_conntrack_confirm, struct sk_buff *skb)
+{
+	on_confirm_enter(skb);
+	return 0;
+}
+
+SEC("fexit/__nf_conntrack_confirm")
+int BPF_PROG(fexit_nf_conntrack_confirm, struct sk_buff *skb, int ret)
+{
+	on_confirm_exit(ret);
+	return 0;
+}
+
+SEC("fentry/early_drop")
+int BPF_PROG(fentry_early_drop)
+{
+	on_early_drop_enter();
+	return 0;
+}
+
+SEC("fexit/early_drop")
+int BPF_PROG(fexit_early_drop)
+{
+	on_early_drop_exit();
+	return 0;
+}
+
+SEC("fentry/nf_ct_delete")
+int BPF_PROG(fentry_nf_ct_delete, struct nf_conn *ct)
+{
+	on_ct_delete(ct);
+	return 0;
+}
+
+/* kprobe/kretprobe twins: a return probe sees only the return value, which
+ * is why the entry side keeps the arguments on the per-CPU stacks. */
+SEC("kprobe/nf_hook_slow")
+int BPF_KPROBE(kprobe_nf_hook_slow, struct sk_buff *skb, struct nf_hook_state *state)
+{
+	on_hook_slow_enter(skb, state);
+	return 0;
+}
+
+SEC("kretprobe/nf_hook_slow")
+int BPF_KRETPROBE(kretprobe_nf_hook_slow)
+{
+	on_hook_slow_exit();
+	return 0;
+}
+
+SEC("kprobe/nf_conntrack_in")
+int BPF_KPROBE(kprobe_nf_conntrack_in, struct sk_buff *skb, const struct nf_hook_state *state)
+{
+	on_ct_in_enter(skb, state);
+	return 0;
+}
+
+SEC("kretprobe/nf_conntrack_in")
+int BPF_KRETPROBE(kretprobe_nf_conntrack_in, unsigned int ret)
+{
+	struct cpu_state *st = this_cpu_state();
+	struct ct_frame *f = st ? frame_top(&st->ct_in_calls) : NULL;
+	struct sk_buff *skb = f ? (struct sk_buff *)(unsigned long)f->skb : NULL;
+	struct net_device *dev = skb ? BPF_CORE_READ(skb, dev) : NULL;
+	struct net *net = NULL;
+
+	if (dev)
+		net = BPF_CORE_READ(dev, nd_net.net);
+	else if (skb)
+		net = BPF_CORE_READ(skb, sk, __sk_common.skc_net.net);
+	on_ct_in_exit(net, ret);
+	return 0;
+}
+
+SEC("kretprobe/__nf_conntrack_alloc")
+int BPF_KRETPROBE(kretprobe_nf_conntrack_alloc, struct nf_conn *ret)
+{
+	on_alloc_exit((long)ret);
+	return 0;
+}
+
+SEC("kprobe/__nf_conntrack_confirm")
+int BPF_KPROBE(kprobe_nf_conntrack_confirm, struct sk_buff *skb)
+{
+	on_confirm_enter(skb);
+	return 0;
+}
+
+SEC("kretprobe/__nf_conntrack_confirm")
+int BPF_KRETPROBE(kretprobe_nf_conntrack_confirm, int ret)
+{
+	on_confirm_exit(ret);
+	return 0;
+}
+
+SEC("kprobe/early_drop")
+int BPF_KPROBE(kprobe_early_drop)
+{
+	on_early_drop_enter();
+	return 0;
+}
+
+SEC("kretprobe/early_drop")
+int BPF_KRETPROBE(kretprobe_early_drop)
+{
+	on_early_drop_exit();
+	return 0;
+}
+
+SEC("kprobe/nf_ct_delete")
+int BPF_KPROBE(kprobe_nf_ct_delete, struct nf_conn *ct)
+{
+	on_ct_delete(ct);
+	return 0;
 }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include "ct_stat.hpp"
 
+#include <charconv>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -28,11 +29,10 @@ std::optional<std::vector<CtCpuStat>> parse_ct_stat(std::string_view text) {
         std::vector<uint64_t> values;
         std::string hex;
         while (fields >> hex) {
-            try {
-                values.push_back(std::stoull(hex, nullptr, 16));
-            } catch (const std::exception&) {
-                return std::nullopt;
-            }
+            uint64_t v = 0;
+            auto [end, ec] = std::from_chars(hex.data(), hex.data() + hex.size(), v, 16);
+            if (ec != std::errc{} || end != hex.data() + hex.size()) return std::nullopt;
+            values.push_back(v);
         }
         if (values.empty()) continue;
         if (values.size() != column.size()) return std::nullopt;

@@ -68,6 +68,7 @@ ExitCode run_doctor(const CommonOptions& options) {
         }
         std::vector<HookSpec> all_hooks = module_hooks();
         all_hooks.insert(all_hooks.end(), drop_hooks().begin(), drop_hooks().end());
+        all_hooks.insert(all_hooks.end(), drop_cause_hooks().begin(), drop_cause_hooks().end());
         for (const auto& spec : all_hooks) {
             HookPlan plan = plan_hook(spec, probe, std::nullopt);
             nlohmann::ordered_json h = {{"hook", spec.name}, {"purpose", spec.purpose}, {"required", spec.required}};
@@ -87,6 +88,12 @@ ExitCode run_doctor(const CommonOptions& options) {
     }
     j["attach_types"] = attach;
     j["hooks"] = hooks;
+    if (caps.can_trace()) {
+        auto cause = choose_cause_backend(probe, std::nullopt);
+        j["drop_backend"] = cause ? to_string(*cause) : "tracepoint";
+    } else {
+        j["drop_backend"] = nullptr;
+    }
 
     auto works = [&](Flavor f) { return attach.contains(to_string(f)) && attach[to_string(f)]["works"].get<bool>(); };
     j["backends"] = {{"fentry", works(Flavor::fentry) && works(Flavor::fexit)},
@@ -156,6 +163,10 @@ ExitCode run_doctor(const CommonOptions& options) {
                         opt_number(ns.ct_count).c_str(), opt_number(ns.ct_max).c_str(),
                         escape_for_terminal(ns.name).c_str());
         }
+        if (!j["drop_backend"].is_null())
+            std::printf("\nDrop causes from: %s%s\n", j["drop_backend"].get<std::string>().c_str(),
+                        j["drop_backend"] == "tracepoint" ? " (kfree_skb plus conntrack's per-CPU statistics)"
+                                                           : " (conntrack's own functions)");
         std::printf("\nHooks:\n");
         for (const auto& h : hooks) {
             std::string use = h["attach"].is_null() ? "unavailable" : h["backend"].get<std::string>() + " (" +

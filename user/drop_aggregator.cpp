@@ -23,6 +23,9 @@ std::vector<DropRecord> DropAggregator::on_sweep(const std::vector<MapEntry>& en
     next.reserve(entries.size());
     for (const auto& e : entries) {
         auto bytes = key_bytes(e.key);
+        // A map walk restarts when the key it stood on is evicted meanwhile,
+        // so a key can be listed twice: count it once.
+        if (next.count(bytes)) continue;
         auto it = reported_.find(bytes);
         uint64_t before = it == reported_.end() ? 0 : it->second;
         // Fewer than reported: evicted and created again since the last sweep.

@@ -87,7 +87,7 @@ void DropSummary::add(const DropRecord& r) {
     by_cause_[cause] += r.count;
     by_netns_cause_[r.key.netns][cause] += r.count;
     if (r.origin.pid) {
-        by_process_[format_task(r.origin.comm, *r.origin.pid)] += r.count;
+        by_process_[r.origin.comm + "[" + std::to_string(*r.origin.pid) + "]"] += r.count;
     } else {
         by_process_[r.origin.local ? "(local, no process)" : "(received or forwarded)"] += r.count;
     }
@@ -143,7 +143,8 @@ std::vector<std::string> DropSummary::human_lines(const std::map<uint32_t, Netns
     auto section = [&](const std::string& title, const Counts& counts) {
         if (counts.empty()) return;
         lines.push_back(title + ":");
-        for (const auto& [name, n] : top(counts)) lines.push_back("  " + std::to_string(n) + "  " + name);
+        for (const auto& [name, n] : top(counts))
+            lines.push_back("  " + std::to_string(n) + "  " + escape_for_terminal(name));
         if (counts.size() > top_) lines.push_back("  (" + std::to_string(counts.size() - top_) + " more)");
     };
     section("By cause", by_cause_);

@@ -37,10 +37,13 @@ namespace {
 class DropTracer {
 public:
     DropTracer(const CommonOptions& options, const DropOptions& drop_options, KernelProbe& probe)
-        : skel_(options.btf), hooks_(skel_->obj, drop_hooks(), probe, parse_backend(options.backend)) {
+        : skel_(options.btf),
+          cause_backend_(choose_cause_backend(probe, parse_backend(options.backend))),
+          hooks_(skel_->obj, hook_specs(cause_backend_), probe, cause_backend_) {
         int ncpu = libbpf_num_possible_cpus();
         skel_->rodata->nr_cpus = ncpu > 0 ? static_cast<uint32_t>(ncpu) : 1;
-        skel_->rodata->backend_id = 3;
+        skel_->rodata->backend_id = !cause_backend_ ? 3 : *cause_backend_ == Backend::fentry ? 1 : 2;
+        skel_->rodata->cause_from_hooks = cause_backend_.has_value();
         if (auto layout = find_percpu_layout(probe.kernel_btf()); layout && layout->complete()) {
             skel_->rodata->pcpu_runqueues = layout->runqueues;
             skel_->rodata->pcpu_this_cpu_off = layout->this_cpu_off;
@@ -58,6 +61,9 @@ public:
         hooks_.attach();
     }
 
+    // "fentry" or "kprobe" when conntrack's functions give the causes,
+    // "tracepoint" when its statistics do.
+    std::string backend() const { return cause_backend_ ? to_string(*cause_backend_) : "tracepoint"; }
     int events_fd() const { return bpf_map__fd(skel_->maps.drop_events); }
     uint64_t counter(uint32_t which) const {
         return sum_percpu_counter(bpf_map__fd(skel_->maps.drop_counters), which);
@@ -83,6 +89,12 @@ public:
     }
 
 private:
+    static std::vector<HookSpec> hook_specs(std::optional<Backend> cause_backend) {
+        std::vector<HookSpec> specs = drop_hooks();
+        if (cause_backend) specs.insert(specs.end(), drop_cause_hooks().begin(), drop_cause_hooks().end());
+        return specs;
+    }
+
     // The programs classify a drop by the conntrack counters moving since
     // the last drop they saw; start them from the counters' current values.
     void prime_counters() {
@@ -100,6 +112,7 @@ private:
     }
 
     Skeleton<drops_bpf> skel_;
+    std::optional<Backend> cause_backend_;
     HookSelection hooks_;  // its links go before skel_: declared after it
     std::map<uint64_t, uint64_t> start_drops_;
 };
@@ -172,7 +185,7 @@ ExitCode run_drops(const CommonOptions& options, const DropOptions& drop_options
     }
     KernelProbe probe(options.btf);
     DropTracer tracer(options, drop_options, probe);
-    const std::string backend = tracer.hooks().backend();
+    const std::string backend = tracer.backend();
 
     BootClock clock;
     DropEnricher enrich;

@@ -13,8 +13,8 @@ namespace nfsleuth {
 
 struct AttachCandidate {
     Flavor flavor;
-    std::string target;   // function, "category/name" (tracepoint) or tracepoint name
-    std::string program;  // BPF program implementing it
+    std::string target;                 // function, "category/name" (tracepoint) or tracepoint name
+    std::vector<std::string> programs;  // BPF programs implementing it (entry and exit twins)
 };
 
 struct HookSpec {
@@ -22,6 +22,9 @@ struct HookSpec {
     std::string purpose;
     bool required;  // the command cannot work without it
     std::vector<AttachCandidate> candidates;
+    // A hook every backend uses as it is (e.g. the kfree_skb tracepoint that
+    // sees each drop): --backend does not restrict it.
+    bool neutral = false;
 };
 
 struct HookPlan {
@@ -31,11 +34,21 @@ struct HookPlan {
 };
 
 // Picks the first candidate the kernel can attach (restricted to one backend
-// when forced).
+// when forced, unless the hook is neutral).
 HookPlan plan_hook(const HookSpec& spec, KernelProbe& probe, std::optional<Backend> forced);
 
 const std::vector<HookSpec>& module_hooks();
+// Hooks that see every netfilter drop, whatever the backend.
 const std::vector<HookSpec>& drop_hooks();
+// Hooks on conntrack's own functions that give exact causes; they are used
+// together, all with one backend, or not at all.
+const std::vector<HookSpec>& drop_cause_hooks();
+
+// The backend all cause hooks can use: fentry, else kprobe (only the forced
+// one when forced); nullopt when none can, or tracepoint is forced. Throws
+// Failure(unsupported) naming what is missing when a forced fentry or kprobe
+// backend cannot be used.
+std::optional<Backend> choose_cause_backend(KernelProbe& probe, std::optional<Backend> forced);
 
 // The hooks chosen for one BPF object: only their programs are loaded.
 class HookSelection {
@@ -57,7 +70,7 @@ private:
     struct Chosen {
         std::string hook;
         AttachCandidate candidate;
-        bpf_program* prog;
+        std::vector<bpf_program*> progs;
     };
     std::vector<Chosen> chosen_;
     std::vector<std::string> skipped_;

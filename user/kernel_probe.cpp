@@ -78,15 +78,37 @@ KernelProbe::KernelProbe(std::optional<std::string> btf_path) : btf_path_(std::m
     if (libbpf_get_error(btf_)) btf_ = nullptr;
 }
 
-KernelProbe::~KernelProbe() { btf__free(btf_); }
+KernelProbe::~KernelProbe() {
+    if (module_btfs_) {
+        for (btf* b : *module_btfs_) btf__free(b);
+    }
+    btf__free(btf_);
+}
+
+void KernelProbe::load_module_btfs() {
+    module_btfs_.emplace();
+    std::error_code ec;
+    if (!btf_ || btf_path_) return;  // a custom BTF file has no module companions
+    for (const auto& e : fs::directory_iterator("/sys/kernel/btf", ec)) {
+        if (e.path().filename() == "vmlinux") continue;
+        btf* b = btf__parse_split(e.path().c_str(), btf_);
+        if (!libbpf_get_error(b)) module_btfs_->push_back(b);
+    }
+}
 
 std::string KernelProbe::btf_source() const {
     if (btf_path_) return *btf_path_;
     return fs::exists("/sys/kernel/btf/vmlinux") ? "/sys/kernel/btf/vmlinux" : "";
 }
 
-bool KernelProbe::btf_has_func(const std::string& name) const {
-    return btf_ && btf__find_by_name_kind(btf_, name.c_str(), BTF_KIND_FUNC) > 0;
+bool KernelProbe::btf_has_func(const std::string& name) {
+    if (!btf_) return false;
+    if (btf__find_by_name_kind(btf_, name.c_str(), BTF_KIND_FUNC) > 0) return true;
+    if (!module_btfs_) load_module_btfs();
+    for (btf* b : *module_btfs_) {
+        if (btf__find_by_name_kind(b, name.c_str(), BTF_KIND_FUNC) > 0) return true;
+    }
+    return false;
 }
 
 bool KernelProbe::btf_has_typedef(const std::string& name) const {

@@ -49,7 +49,8 @@ public:
     bool has_btf() const { return btf_ != nullptr; }
     const btf* kernel_btf() const { return btf_; }
     std::string btf_source() const;
-    bool btf_has_func(const std::string& name) const;
+    // In the kernel's BTF or a loaded module's (fentry can attach to both).
+    bool btf_has_func(const std::string& name);
     bool btf_has_typedef(const std::string& name) const;
     bool kallsyms_has(const std::string& name);
     std::optional<std::string> tracefs_root() const;  // ".../tracing" whose events/ is readable
@@ -66,8 +67,11 @@ private:
     ProbeResult try_attach_type(Flavor f);
     void load_kallsyms();
 
+    void load_module_btfs();
+
     std::optional<std::string> btf_path_;
     btf* btf_ = nullptr;
+    std::optional<std::vector<btf*>> module_btfs_;  // /sys/kernel/btf/<module>, split on btf_
     std::optional<std::set<std::string>> kallsyms_;
     std::map<Flavor, ProbeResult> attach_results_;
 };

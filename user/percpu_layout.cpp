@@ -10,14 +10,21 @@ namespace nfsleuth {
 
 namespace {
 
-// Byte offset of a named member of a struct type, or nullopt.
-std::optional<uint64_t> member_offset(const btf* b, uint32_t type_id, std::string_view name) {
+// Byte offset of a named member of a struct or union type, looking inside
+// anonymous members (pcpu_hot keeps preempt_count in an anonymous struct
+// inside an anonymous union), or nullopt.
+std::optional<uint64_t> member_offset(const btf* b, uint32_t type_id, std::string_view name, int depth = 0) {
     const btf_type* t = btf__type_by_id(b, type_id);
     while (t && (btf_is_typedef(t) || btf_is_mod(t))) t = btf__type_by_id(b, t->type);
-    if (!t || !btf_is_struct(t)) return std::nullopt;
+    if (!t || !btf_is_composite(t) || depth > 8) return std::nullopt;
     const btf_member* m = btf_members(t);
     for (uint16_t i = 0; i < btf_vlen(t); ++i, ++m) {
-        if (name == btf__name_by_offset(b, m->name_off)) return btf_member_bit_offset(t, i) / 8;
+        uint64_t here = btf_member_bit_offset(t, i) / 8;
+        if (m->name_off == 0) {
+            if (auto inner = member_offset(b, m->type, name, depth + 1)) return here + *inner;
+        } else if (name == btf__name_by_offset(b, m->name_off)) {
+            return here;
+        }
     }
     return std::nullopt;
 }

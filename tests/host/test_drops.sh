@@ -9,6 +9,16 @@ require_root
 require_traffic
 [[ -e /proc/sys/net/netfilter/nf_conntrack_max ]] || { echo "skip [$TEST_NAME]: no conntrack"; exit "$SKIP"; }
 
+# A forced backend the kernel cannot give is refused, naming what is missing.
+run_nfsleuth doctor doctor --json
+for b in fentry kprobe; do
+  if [[ -z ${DROPS_BACKEND:-} && $(jq -c ".backends.$b" "$WORK/doctor.out") == false ]]; then
+    run_nfsleuth forced drops --backend "$b" --duration 1
+    assert_eq 3 "$(cat "$WORK/forced.rc")" "drops --backend $b exit code where $b is unavailable"
+    assert_contains "$WORK/forced.err" "the $b backend cannot be used here" "drops --backend $b says why"
+  fi
+done
+
 N=20
 ns="nfsl-drops-$$"
 make_netns "$ns"

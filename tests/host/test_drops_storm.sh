@@ -16,11 +16,16 @@ make_netns "$ns"
 nsx() { ip netns exec "$ns" "$@"; }
 nsx iptables -t nat -A POSTROUTING -o eth0 -j MASQUERADE
 
+nsx "$TRAFFIC" tcp-listen --addr 127.0.0.1 --port 7000 --duration-ms 60000 >"$WORK/listen.out" &
+on_exit "kill $!"
+until [[ -s $WORK/listen.out ]]; do sleep 0.05; done
+
 start_nfsleuth drops drops --json --interval 0.5 --backend "${DROPS_BACKEND:-auto}"
 tracer=$NFSLEUTH_BG_PID
 set_conntrack_max 1
-# One flow takes the only entry; every flow after it is refused.
-nsx "$TRAFFIC" udp-send --dst 127.0.0.1 --port 7000 --count 1 >"$WORK/seed.out"
+# One TCP connection takes the only entry. Once answered it is assured, and
+# early_drop() never evicts an assured entry: every flow after it is refused.
+nsx "$TRAFFIC" tcp-connect --dst 127.0.0.1 --port 7000 --count 1 >"$WORK/seed.out"
 assert_eq 1 "$(ip netns exec "$ns" cat /proc/sys/net/netfilter/nf_conntrack_count)" "the table holds one entry"
 
 drop0=$(ct_stat_sum "$ns" drop)

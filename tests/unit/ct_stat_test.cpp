@@ -102,8 +102,7 @@ TEST(CtStat, NonHexFieldIsRejected) {
     EXPECT_FALSE(parse_ct_stat(std::string(kHeader) + row));
 }
 
-// BUG: std::stoull stops at the first non-hex character instead of failing,
-// so "0000001g" is read as 1 and a corrupt row is accepted.
+// A field with trailing garbage is not read as its leading digits.
 TEST(CtStat, FieldWithTrailingGarbageIsRejected) {
     std::string row = kCpu0;
     row.replace(row.find("00000007"), 8, "0000001g");

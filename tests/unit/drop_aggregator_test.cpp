@@ -261,10 +261,9 @@ TEST(DropAggregator, ManyKeys) {
     EXPECT_EQ(rec.aggregator.tracked_keys(), 10u);
 }
 
-// BUG: walking a hash map with bpf_map_get_next_key() starts over from the
-// first bucket when the previous key was evicted meanwhile (an LRU map under
-// a drop storm), so one sweep can list a key twice. Each copy is compared
-// with the previous sweep's count, and the growth is reported twice.
+// Walking a hash map with bpf_map_get_next_key() starts over from the first
+// bucket when the previous key was evicted meanwhile (an LRU map under a drop
+// storm), so one sweep can list a key twice: its growth counts once.
 TEST(DropAggregator, KeyListedTwiceInOneSweepIsCountedOnce) {
     Recorder rec;
     const nfs_drop_key a = key_to_port(80);

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+# early_drop: with the table full of unreplied UDP entries, new flows get
+# in by evicting old ones. The evicted flows are casualties too: each is
+# reported (cause early_drop) and their total equals the kernel's
+# early_drop counter. Needs the fentry or kprobe backend (the eviction has
+# no tracepoint), so it skips where neither can attach.
+source "$(dirname "$0")/../lib.sh"
+require_root
+require_traffic
+[[ -e /proc/sys/net/netfilter/nf_conntrack_max ]] || { echo "skip [$TEST_NAME]: no conntrack"; exit "$SKIP"; }
+run_nfsleuth doctor doctor --json
+if [[ $(jq -r .drop_backend "$WORK/doctor.out") == tracepoint ]]; then
+  echo "skip [$TEST_NAME]: neither fentry nor kprobe can attach here"
+  exit "$SKIP"
+fi
+backend=${DROPS_BACKEND:-auto}
+[[ $backend == tracepoint ]] && { echo "skip [$TEST_NAME]: evictions are not visible to the tracepoint backend"; exit "$SKIP"; }
+
+N=20
+ns="nfsl-early-$$"
+make_netns "$ns"
+nsx() { ip netns exec "$ns" "$@"; }
+nsx iptables -t nat -A POSTROUTING -o eth0 -j MASQUERADE
+# early_drop() looks at 8 hash buckets only: with 16 buckets it always finds
+# a victim. Global, restored on exit.
+buckets=$(cat /sys/module/nf_conntrack/parameters/hashsize)
+on_exit "echo $buckets > /sys/module/nf_conntrack/parameters/hashsize"
+echo 16 >/sys/module/nf_conntrack/parameters/hashsize
+
+start_nfsleuth drops drops --json --interval 0.5 --backend "$backend"
+tracer=$NFSLEUTH_BG_PID
+set_conntrack_max "$N"
+# N unreplied flows fill the table (nobody listens on 7100).
+nsx "$TRAFFIC" udp-send --dst 127.0.0.1 --port 7100 --count "$N" --flows "$N" >"$WORK/fill.out"
+assert_eq "$N" "$(nsx cat /proc/sys/net/netfilter/nf_conntrack_count)" "the table is full"
+early0=$(ct_stat_sum "$ns" early_drop)
+nsx "$TRAFFIC" udp-send --dst 127.0.0.1 --port 7101 --count 10 --flows 10 >"$WORK/new.out"
+early1=$(ct_stat_sum "$ns" early_drop)
+stop_nfsleuth "$tracer" || fail "nfsleuth drops exited with $? on SIGINT"
+
+evicted=$((early1 - early0))
+((evicted > 0)) || fail "the kernel evicted nothing"
+J="$WORK/drops.out"
+assert_eq "$evicted" "$(jq -s '[.[] | select(.type=="ct_drop" and .cause=="early_drop") | .count] | add' "$J")" \
+  "early_drop total equals the kernel's early_drop counter"
+# A victim is any unreplied flow: one that filled the table, or a newcomer
+# evicted by a later newcomer.
+jq -r 'select(.proto=="udp") | "\(.sport)/\(.dport)"' "$WORK/fill.out" "$WORK/new.out" | sort >"$WORK/flows"
+jq -r 'select(.type=="ct_drop" and .cause=="early_drop") | .flow | "\(.sport)/\(.dport)"' "$J" | sort >"$WORK/victims"
+[[ -z $(comm -13 "$WORK/flows" "$WORK/victims") ]] || fail "an evicted flow is not one this test sent: $(comm -13 "$WORK/flows" "$WORK/victims")"
+pass "every evicted flow is one this test sent"
+assert_eq "$evicted" "$(wc -l <"$WORK/victims")" "one record per evicted flow"
+assert_eq '[{"dst":"127.0.0.1","proto":"udp","src":"127.0.0.1"}]' \
+  "$(jq -sc '[.[] | select(.type=="ct_drop" and .cause=="early_drop") | .flow | {dst, proto, src}] | unique' "$J")" \
+  "victims' addresses and protocol"
+assert_eq "\"$backend\"" "$(jq -sc '[.[] | select(.type=="ct_drop") | .backend] | unique | .[0]' "$J")" "backend in every event"
