@@ -21,6 +21,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
+#include "counter.bpf.h"
 #include <bpf/bpf_endian.h>
 #include "drops.h"
 
@@ -119,14 +120,6 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } cpu_offsets SEC(".maps");
-
-static __always_inline void count(__u32 which)
-{
-	__u64 *c = bpf_map_lookup_elem(&drop_counters, &which);
-
-	if (c)
-		*c += 1;
-}
 
 /*
  * Start of this CPU's per-CPU area: the current task's run queue is this
@@ -389,9 +382,9 @@ static __always_inline void record_drop(struct nfs_drop_key *key, struct nfs_dro
 	struct nfs_drop_event *ev;
 	__u32 zero = 0;
 
-	count(NFS_DROP_CNT_SEEN);
+	nfs_count(&drop_counters, NFS_DROP_CNT_SEEN);
 	if (key->cause < NFS_CAUSE_MAX)
-		count(NFS_DROP_CNT_CAUSE_BASE + key->cause);
+		nfs_count(&drop_counters, NFS_DROP_CNT_CAUSE_BASE + key->cause);
 	if (v) {
 		__sync_fetch_and_add(&v->count, 1);
 		v->last_ns = now;
@@ -410,12 +403,12 @@ static __always_inline void record_drop(struct nfs_drop_key *key, struct nfs_dro
 		if (v)
 			__sync_fetch_and_add(&v->count, 1);
 		else
-			count(NFS_DROP_CNT_NO_AGGREGATE);
+			nfs_count(&drop_counters, NFS_DROP_CNT_NO_AGGREGATE);
 		return;
 	}
 	ev = bpf_ringbuf_reserve(&drop_events, sizeof(*ev), 0);
 	if (!ev) {
-		count(NFS_DROP_CNT_LOST);
+		nfs_count(&drop_counters, NFS_DROP_CNT_LOST);
 		return;
 	}
 	ev->ts_boot_ns = now;
@@ -499,9 +492,12 @@ static __always_inline struct ct_frame *frame_push(struct ct_frames *s, struct s
 
 	struct ct_frame *f;
 
-	s->depth = d + 1;
+	/* Deeper than any real nesting: exits were missed (a program attached
+	 * between a call's entry and its exit, a return probe that did not
+	 * fire). Start over rather than stay broken. */
 	if (d >= NFS_FRAME_DEPTH)
-		return NULL;
+		d = 0;
+	s->depth = d + 1;
 	f = &s->f[d & NFS_FRAME_MASK];
 	f->skb = (__u64)(unsigned long)skb;
 	f->hook = hook;
@@ -528,6 +524,19 @@ static __always_inline struct ct_frame *frame_pop(struct ct_frames *s)
 	f = frame_top(s);
 	s->depth -= 1;
 	return f;
+}
+
+/* Pops down to the frame of this skb (frames of calls whose exit was
+ * missed are discarded); skb 0 (a return probe cannot see it) pops one. */
+static __always_inline struct ct_frame *frame_pop_for(struct ct_frames *s, __u64 skb)
+{
+	for (int i = 0; i < NFS_FRAME_DEPTH; i++) {
+		struct ct_frame *f = frame_pop(s);
+
+		if (!f || !skb || f->skb == skb)
+			return f;
+	}
+	return NULL;
 }
 
 /* The hook an skb is being run through on this CPU, if known. */
@@ -594,12 +603,12 @@ static __always_inline void on_hook_slow_enter(struct sk_buff *skb, const struct
 		frame_push(&st->hook_calls, skb, BPF_CORE_READ(state, hook));
 }
 
-static __always_inline void on_hook_slow_exit(void)
+static __always_inline void on_hook_slow_exit(__u64 skb)
 {
 	struct cpu_state *st = this_cpu_state();
 
 	if (st)
-		frame_pop(&st->hook_calls);
+		frame_pop_for(&st->hook_calls, skb);
 }
 
 static __always_inline void on_ct_in_enter(struct sk_buff *skb, const struct nf_hook_state *state)
@@ -627,7 +636,7 @@ static __always_inline void on_alloc_exit(long ret)
 		f->alloc_failed = 1;
 }
 
-static __always_inline void on_ct_in_exit(struct net *net, unsigned int verdict)
+static __always_inline void on_ct_in_exit(__u64 exiting_skb, struct net *net, unsigned int verdict)
 {
 	struct cpu_state *st = this_cpu_state();
 	struct ct_frame *f;
@@ -636,7 +645,7 @@ static __always_inline void on_ct_in_exit(struct net *net, unsigned int verdict)
 
 	if (!st)
 		return;
-	f = frame_pop(&st->ct_in_calls);
+	f = frame_pop_for(&st->ct_in_calls, exiting_skb);
 	if (!f || verdict != NFS_NF_DROP)
 		return;
 	skb = (struct sk_buff *)(unsigned long)f->skb;
@@ -657,7 +666,7 @@ static __always_inline void on_confirm_enter(struct sk_buff *skb)
 		frame_push(&st->confirm_calls, skb, NFS_HOOK_UNKNOWN);
 }
 
-static __always_inline void on_confirm_exit(int ret)
+static __always_inline void on_confirm_exit(__u64 exiting_skb, int ret)
 {
 	struct cpu_state *st = this_cpu_state();
 	struct ct_frame *f;
@@ -665,7 +674,7 @@ static __always_inline void on_confirm_exit(int ret)
 
 	if (!st)
 		return;
-	f = frame_pop(&st->confirm_calls);
+	f = frame_pop_for(&st->confirm_calls, exiting_skb);
 	if (!f || ret != NFS_NF_DROP)
 		return;
 	skb = (struct sk_buff *)(unsigned long)f->skb;
@@ -839,7 +848,7 @@ SEC("fexit/nf_hook_slow")
 int BPF_PROG(fexit_nf_hook_slow, struct sk_buff *skb, struct nf_hook_state *state, const void *e, unsigned int i,
 	     int ret)
 {
-	on_hook_slow_exit();
+	on_hook_slow_exit((__u64)(unsigned long)skb);
 	return 0;
 }
 
@@ -853,7 +862,7 @@ int BPF_PROG(fentry_nf_conntrack_in, struct sk_buff *skb, const struct nf_hook_s
 SEC("fexit/nf_conntrack_in")
 int BPF_PROG(fexit_nf_conntrack_in, struct sk_buff *skb, const struct nf_hook_state *state, unsigned int ret)
 {
-	on_ct_in_exit(BPF_CORE_READ(state, net), ret);
+	on_ct_in_exit((__u64)(unsigned long)skb, BPF_CORE_READ(state, net), ret);
 	return 0;
 }
 
@@ -875,7 +884,7 @@ int BPF_PROG(fentry_nf_conntrack_confirm, struct sk_buff *skb)
 SEC("fexit/__nf_conntrack_confirm")
 int BPF_PROG(fexit_nf_conntrack_confirm, struct sk_buff *skb, int ret)
 {
-	on_confirm_exit(ret);
+	on_confirm_exit((__u64)(unsigned long)skb, ret);
 	return 0;
 }
 
@@ -912,7 +921,7 @@ int BPF_KPROBE(kprobe_nf_hook_slow, struct sk_buff *skb, struct nf_hook_state *s
 SEC("kretprobe/nf_hook_slow")
 int BPF_KRETPROBE(kretprobe_nf_hook_slow)
 {
-	on_hook_slow_exit();
+	on_hook_slow_exit(0);
 	return 0;
 }
 
@@ -936,7 +945,7 @@ int BPF_KRETPROBE(kretprobe_nf_conntrack_in, unsigned int ret)
 		net = BPF_CORE_READ(dev, nd_net.net);
 	else if (skb)
 		net = BPF_CORE_READ(skb, sk, __sk_common.skc_net.net);
-	on_ct_in_exit(net, ret);
+	on_ct_in_exit(0, net, ret);
 	return 0;
 }
 
@@ -957,7 +966,7 @@ int BPF_KPROBE(kprobe_nf_conntrack_confirm, struct sk_buff *skb)
 SEC("kretprobe/__nf_conntrack_confirm")
 int BPF_KRETPROBE(kretprobe_nf_conntrack_confirm, int ret)
 {
-	on_confirm_exit(ret);
+	on_confirm_exit(0, ret);
 	return 0;
 }
 

@@ -13,6 +13,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
+#include "counter.bpf.h"
 #include "modules.h"
 #include "proc_capture.bpf.h"
 
@@ -32,22 +33,14 @@ struct {
 	__type(value, __u64);
 } module_counters SEC(".maps");
 
-static __always_inline void count(__u32 which)
-{
-	__u64 *c = bpf_map_lookup_elem(&module_counters, &which);
-
-	if (c)
-		*c += 1;
-}
-
 static __always_inline struct nfs_module_event *begin(__u32 type)
 {
 	struct nfs_module_event *ev;
 
-	count(NFS_MOD_CNT_SEEN);
+	nfs_count(&module_counters, NFS_MOD_CNT_SEEN);
 	ev = bpf_ringbuf_reserve(&module_events, sizeof(*ev), 0);
 	if (!ev) {
-		count(NFS_MOD_CNT_LOST);
+		nfs_count(&module_counters, NFS_MOD_CNT_LOST);
 		return NULL;
 	}
 	ev->ts_boot_ns = bpf_ktime_get_boot_ns();

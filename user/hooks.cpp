@@ -37,14 +37,16 @@ const std::vector<HookSpec>& drop_hooks() {
 
 const std::vector<HookSpec>& drop_cause_hooks() {
     auto twins = [](const std::string& fn, const std::string& prog, bool entry, bool exit) {
+        // Exit programs first: attached in this order, no entry is seen
+        // whose exit could be missed.
         std::vector<std::string> fentry, kprobe;
-        if (entry) {
-            fentry.push_back("fentry_" + prog);
-            kprobe.push_back("kprobe_" + prog);
-        }
         if (exit) {
             fentry.push_back("fexit_" + prog);
             kprobe.push_back("kretprobe_" + prog);
+        }
+        if (entry) {
+            fentry.push_back("fentry_" + prog);
+            kprobe.push_back("kprobe_" + prog);
         }
         return std::vector<AttachCandidate>{{Flavor::fentry, fn, fentry}, {Flavor::kprobe, fn, kprobe}};
     };

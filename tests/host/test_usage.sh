@@ -14,18 +14,21 @@ check_usage_error() { # expected-message args...
 
 check_usage_error "A subcommand is required"
 check_usage_error "not expected: --bogus" modules --bogus
-check_usage_error "unknown command 'frobnicate' (commands: doctor, modules)" frobnicate
+check_usage_error "unknown command 'frobnicate' (commands: doctor, modules, drops)" frobnicate
 check_usage_error "--duration: must be a number of seconds from 0.001" modules --duration 0
 check_usage_error "--duration: must be a number of seconds from 0.001" modules --duration -3
 check_usage_error "--duration: must be a number of seconds from 0.001" modules --duration soon
 check_usage_error "--backend" modules --backend ebpf
 check_usage_error "--pid" modules --pid abc
+check_usage_error "--interval: must be a number of seconds" drops --interval 0
+check_usage_error "--max-flows" drops --max-flows 10
 check_usage_error "File does not exist: /nonexistent/btf" doctor --btf /nonexistent/btf
 
 run_nfsleuth help --help
 assert_eq 0 "$(cat "$WORK/help.rc")" "--help exit code"
 assert_contains "$WORK/help.out" "doctor" "--help lists doctor"
 assert_contains "$WORK/help.out" "modules" "--help lists modules"
+assert_contains "$WORK/help.out" "drops" "--help lists drops"
 assert_contains "$WORK/help.out" "Exit codes" "--help explains exit codes"
 
 run_nfsleuth mhelp modules --help
