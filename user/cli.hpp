@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #pragma once
+#include <chrono>
 #include <cstdint>
 #include <iosfwd>
 #include <optional>
@@ -15,6 +16,12 @@ struct CommonOptions {
     std::optional<std::string> comm;
     std::string backend = "auto";
     std::optional<std::string> btf;
+
+    // --duration as a timer length; nullopt: until a signal.
+    std::optional<std::chrono::milliseconds> duration() const {
+        if (!duration_s) return std::nullopt;
+        return std::chrono::milliseconds(static_cast<int64_t>(*duration_s * 1000));
+    }
 };
 
 struct DropOptions {

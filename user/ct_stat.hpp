@@ -26,6 +26,8 @@ std::optional<std::vector<CtCpuStat>> parse_ct_stat(std::string_view text);
 // Sum over CPUs.
 CtCpuStat total(const std::vector<CtCpuStat>& per_cpu);
 
+// Reads the statistics of the calling thread's network namespace.
+std::optional<std::vector<CtCpuStat>> read_ct_stat_here();
 // Reads the statistics of the namespace that `netns_path` refers to.
 std::optional<std::vector<CtCpuStat>> read_ct_stat(const std::string& netns_path);
 

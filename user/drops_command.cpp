@@ -160,16 +160,19 @@ bool matches_filter(const CommonOptions& o, const DropRecord& r) {
 std::map<uint32_t, NetnsFill> namespace_fill(const std::vector<uint32_t>& wanted,
                                              const std::map<uint64_t, uint64_t>& start_drops) {
     std::map<uint32_t, NetnsFill> fill;
-    auto namespaces = list_network_namespaces();
-    read_conntrack_fill(namespaces);
-    for (const auto& ns : namespaces) {
+    for (const auto& ns : list_network_namespaces()) {
         auto inode = static_cast<uint32_t>(ns.inode);
         if (std::find(wanted.begin(), wanted.end(), inode) == wanted.end()) continue;
-        NetnsFill f{ns.name, ns.ct_count, ns.ct_max, std::nullopt};
-        if (auto stats = read_ct_stat(ns.path)) {
-            auto start = start_drops.find(ns.inode);
-            f.kernel_drops = total(*stats).drop - (start == start_drops.end() ? 0 : start->second);
-        }
+        NetnsFill f{ns.name, std::nullopt, std::nullopt, std::nullopt};
+        // Only the namespaces with drops are entered, each once.
+        run_in_netns(ns.path, [&] {
+            f.count = read_number_file("/proc/sys/net/netfilter/nf_conntrack_count");
+            f.max = read_number_file("/proc/sys/net/netfilter/nf_conntrack_max");
+            if (auto stats = read_ct_stat_here()) {
+                auto start = start_drops.find(ns.inode);
+                f.kernel_drops = total(*stats).drop - (start == start_drops.end() ? 0 : start->second);
+            }
+        });
         fill[inode] = f;
     }
     return fill;
@@ -233,9 +236,7 @@ ExitCode run_drops(const CommonOptions& options, const DropOptions& drop_options
         }
         if (auto r = aggregator.on_first_drop(*d)) emit(*r);
     });
-    std::optional<std::chrono::milliseconds> duration;
-    if (options.duration_s) duration = std::chrono::milliseconds(static_cast<int64_t>(*options.duration_s * 1000));
-    EventLoop loop(duration);
+    EventLoop loop(options.duration());
     loop.watch(ring.epoll_fd(), [&] {
         ring.drain();
         std::cout.flush();
@@ -247,9 +248,7 @@ ExitCode run_drops(const CommonOptions& options, const DropOptions& drop_options
         std::cout.flush();
     });
 
-    std::cerr << "nfsleuth: tracing conntrack drops (backend " << backend << ": " << tracer.hooks().describe() << ")";
-    for (const auto& s : tracer.hooks().skipped()) std::cerr << "; not traced: " << s;
-    std::cerr << (duration ? "" : "; Ctrl-C to stop") << std::endl;
+    std::cerr << tracer.hooks().banner("conntrack drops", backend, options.duration_s.has_value()) << std::endl;
 
     loop.run();
     // Detach first so the counts stop moving, then collect what is left.

@@ -143,6 +143,12 @@ std::string HookSelection::describe() const {
     return s;
 }
 
+std::string HookSelection::banner(const std::string& what, const std::string& backend_name, bool timed) const {
+    std::string s = "nfsleuth: tracing " + what + " (backend " + backend_name + ": " + describe() + ")";
+    for (const auto& skipped : skipped_) s += "; not traced: " + skipped;
+    return timed ? s : s + "; Ctrl-C to stop";
+}
+
 std::string HookSelection::backend() const {
     std::string s;
     for (const auto& c : chosen_) {

@@ -65,6 +65,9 @@ public:
     const std::vector<std::string>& skipped() const { return skipped_; }
     // The backend of the hooks that attached, e.g. "tracepoint".
     std::string backend() const;
+    // The line printed once attached: "nfsleuth: tracing WHAT (backend B:
+    // hooks); not traced: ...; Ctrl-C to stop".
+    std::string banner(const std::string& what, const std::string& backend_name, bool timed) const;
 
 private:
     struct Chosen {

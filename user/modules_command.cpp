@@ -122,18 +122,11 @@ ExitCode run_modules(const CommonOptions& options) {
     };
 
     RingBuffer ring(tracer.events_fd(), on_record);
-    std::optional<std::chrono::milliseconds> duration;
-    if (options.duration_s) duration = std::chrono::milliseconds(static_cast<int64_t>(*options.duration_s * 1000));
-    EventLoop loop(duration);
+    EventLoop loop(options.duration());
     loop.watch(ring.epoll_fd(), [&] { ring.drain(); });
 
-    std::cerr << "nfsleuth: tracing module events (backend " << tracer.hooks().backend() << ": "
-              << tracer.hooks().describe() << ")";
-    if (!tracer.hooks().skipped().empty()) {
-        std::cerr << "; not traced:";
-        for (const auto& s : tracer.hooks().skipped()) std::cerr << " " << s;
-    }
-    std::cerr << (duration ? "" : "; Ctrl-C to stop") << std::endl;
+    std::cerr << tracer.hooks().banner("module events", tracer.hooks().backend(), options.duration_s.has_value())
+              << std::endl;
 
     loop.run();
     ring.drain();
