@@ -22,6 +22,7 @@
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
 #include "counter.bpf.h"
+#include "context.bpf.h"
 #include <bpf/bpf_endian.h>
 #include "drops.h"
 
@@ -41,12 +42,6 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
  * the ctinfo. Both are #defines, invisible to BTF. */
 #define NFS_SKB_DST_NOREF 1UL
 #define NFS_NFCT_INFOMASK 7UL
-/* include/linux/preempt.h: preempt_count bits for serving a softirq, hard
- * irq and NMI. */
-#define NFS_SOFTIRQ_OFFSET (1U << 8)
-#define NFS_HARDIRQ_MASK (0xfU << 16)
-#define NFS_NMI_MASK (0xfU << 20)
-#define NFS_MAX_CPUS 256
 /* uapi/linux/netfilter.h verdict */
 #define NFS_NF_DROP 0
 /* Nesting of netfilter hook calls on one CPU (a softirq may interrupt a
@@ -61,15 +56,6 @@ const volatile __u32 nr_cpus = 1;
  * attached: causes then come from what those functions returned, and the
  * statistics are not needed. */
 const volatile bool cause_from_hooks = false;
-/*
- * Offsets of per-CPU variables inside the per-CPU area, read by userspace
- * from the kernel's BTF (DATASEC .data..percpu). Typed __ksym access would
- * need the data symbols in kallsyms, which kernels without
- * CONFIG_KALLSYMS_ALL do not have. 0 means unknown.
- */
-const volatile __u64 pcpu_runqueues = 0;
-const volatile __u64 pcpu_this_cpu_off = 0;
-const volatile __u64 pcpu_preempt_count = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -94,7 +80,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 16384);
 	__type(key, __u64);
-	__type(value, struct nfs_sock_owner);
+	__type(value, struct nfs_owner);
 } sock_owners SEC(".maps");
 
 struct {
@@ -113,68 +99,6 @@ struct {
 	__type(value, struct nfs_drop_value);
 } drop_scratch SEC(".maps");
 
-/* Per-CPU offsets learnt so far (each CPU teaches its own). */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, NFS_MAX_CPUS);
-	__type(key, __u32);
-	__type(value, __u64);
-} cpu_offsets SEC(".maps");
-
-/*
- * Start of this CPU's per-CPU area: the current task's run queue is this
- * CPU's copy of the per-CPU `runqueues`, so its address minus that
- * variable's offset in the area is the area itself. 0 if unknown.
- */
-static __always_inline unsigned long this_cpu_area(void)
-{
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct rq *rq;
-
-	if (!pcpu_runqueues || !bpf_core_field_exists(task->se.cfs_rq))
-		return 0;
-	rq = BPF_CORE_READ(task, se.cfs_rq, rq);
-	if (!rq || BPF_CORE_READ(rq, cpu) != (int)bpf_get_smp_processor_id())
-		return 0;
-	return (unsigned long)rq - pcpu_runqueues;
-}
-
-/* __per_cpu_offset[cpu]: what turns a per-CPU pointer into that CPU's copy. */
-static __always_inline bool cpu_offset(__u32 cpu, unsigned long *offset)
-{
-	__u32 self = bpf_get_smp_processor_id();
-	unsigned long area;
-	__u64 *cached;
-
-	if (cpu >= NFS_MAX_CPUS)
-		return false;
-	cached = bpf_map_lookup_elem(&cpu_offsets, &cpu);
-	if (!cached)
-		return false;
-	if (*cached) {
-		*offset = *cached;
-		return true;
-	}
-	if (cpu != self || !pcpu_this_cpu_off)
-		return false;
-	area = this_cpu_area();
-	if (!area || bpf_probe_read_kernel(offset, sizeof(*offset), (void *)(area + pcpu_this_cpu_off)) < 0)
-		return false;
-	*cached = *offset;
-	return true;
-}
-
-static __always_inline bool in_process_context(void)
-{
-	unsigned long area = this_cpu_area();
-	int pc;
-
-	if (!area || !pcpu_preempt_count)
-		return false; /* cannot tell: do not blame current */
-	if (bpf_probe_read_kernel(&pc, sizeof(pc), (void *)(area + pcpu_preempt_count)) < 0)
-		return false;
-	return (pc & (NFS_SOFTIRQ_OFFSET | NFS_HARDIRQ_MASK | NFS_NMI_MASK)) == 0;
-}
 
 static __always_inline void parse_ports(unsigned char *l4, struct nfs_flow *f)
 {
@@ -339,23 +263,12 @@ static __always_inline __u8 classify(struct net *net, __u32 netns, bool has_ct)
 	return NFS_CAUSE_RULE;
 }
 
-static __always_inline void fill_owner_from_current(struct nfs_sock_owner *o)
-{
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-
-	o->pid = pid_tgid >> 32;
-	o->tid = (__u32)pid_tgid;
-	o->uid = (__u32)bpf_get_current_uid_gid();
-	o->cgroup_id = bpf_get_current_cgroup_id();
-	bpf_get_current_comm(o->comm, sizeof(o->comm));
-}
-
 /* Names the sending process of a locally generated packet. */
 static __always_inline void attribute_sender(struct sock *sk, struct nfs_drop_origin *origin)
 {
 	__u64 key = (__u64)(unsigned long)sk;
-	struct nfs_sock_owner owner = {};
-	struct nfs_sock_owner *known;
+	struct nfs_owner owner = {};
+	struct nfs_owner *known;
 
 	if (in_process_context()) {
 		fill_owner_from_current(&owner);
@@ -756,7 +669,7 @@ int BPF_PROG(raw_kfree_skb, struct sk_buff *skb, void *location, int reason)
 static __always_inline int on_sock_state(const struct sock *sk, int newstate)
 {
 	__u64 key = (__u64)(unsigned long)sk;
-	struct nfs_sock_owner owner = {};
+	struct nfs_owner owner = {};
 
 	if (newstate == TCP_SYN_SENT && in_process_context()) {
 		fill_owner_from_current(&owner);

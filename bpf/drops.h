@@ -94,17 +94,6 @@ struct nfs_drop_event {
 	struct nfs_drop_origin origin;
 };
 
-/* The socket's owner, remembered while it sends from process context, so a
- * drop in softirq (a SYN retransmit) can still name the process. */
-struct nfs_sock_owner {
-	__u32 pid;
-	__u32 tid;
-	__u32 uid;
-	__u32 pad;
-	__u64 cgroup_id;
-	char comm[NFS_COMM_LEN];
-};
-
 /* The conntrack statistics a drop is classified with, per (netns, cpu). */
 struct nfs_ct_stat_key {
 	__u32 netns_ino;

@@ -44,4 +44,16 @@ struct nfs_proc {
 	struct nfs_ancestor ancestors[NFS_MAX_ANCESTORS];
 };
 
+/* A process as the owner of what it sends: remembered while it sends from
+ * process context, so a packet handled later in softirq (a SYN retransmit,
+ * a conntrack event) can still name it. */
+struct nfs_owner {
+	__u32 pid;
+	__u32 tid;
+	__u32 uid;
+	__u32 pad;
+	__u64 cgroup_id;
+	char comm[NFS_COMM_LEN];
+};
+
 #endif

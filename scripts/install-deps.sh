@@ -7,9 +7,14 @@ set -euo pipefail
 packages=(
   # build
   build-essential cmake pkg-config clang llvm libbpf-dev bpftool
-  libcli11-dev nlohmann-json3-dev libgtest-dev
+  libcli11-dev nlohmann-json3-dev libgtest-dev libcpp-httplib-dev
+  libnetfilter-conntrack-dev libmnl-dev
+  # packaging: .deb through CPack (dpkg-shlibdeps), unit file checks
+  dpkg-dev file systemd
   # runtime tests: namespaces, rules, JSON checks, privilege drops
-  iproute2 iptables nftables jq python3 util-linux procps kmod
+  iproute2 iptables nftables jq python3 util-linux procps kmod curl
+  # metrics and fleet files: a real Prometheus, promtool, YAML lint
+  prometheus yamllint python3-yaml
   # VM lab: a Debian distro kernel under qemu
   qemu-system-x86 busybox-static cpio
 )
@@ -27,5 +32,11 @@ if ((${#missing[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # The tests start their own Prometheus on loopback; the packaged service
+  # is not wanted on a machine that only builds nfsleuth.
+  if [[ " ${missing[*]} " == *" prometheus "* ]] && [[ -d /run/systemd/system ]]; then
+    systemctl disable --now prometheus >/dev/null 2>&1 || true
+    echo "install-deps: disabled the prometheus service the package started (nfsleuth's tests run their own)"
+  fi
 fi
 echo "install-deps: all dependencies present"

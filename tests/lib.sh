@@ -53,6 +53,17 @@ make_netns() { # name
   ip -n "$1" link set lo up
 }
 
+# Runs a command inside a namespace in the background (stdout to a file,
+# stderr beside it in FILE.err),
+# killed when the test exits. `ip netns exec` execs the command, so the pid
+# killed is the command's own.
+start_in_netns() { # netns output-file command...
+  local ns=$1 out=$2
+  shift 2
+  ip netns exec "$ns" "$@" >"$out" 2>"$out.err" &
+  on_exit "kill $!"
+}
+
 require_root() { [[ $(id -u) == 0 ]] || { echo "skip [$TEST_NAME]: needs root"; exit "$SKIP"; }; }
 
 # Starts a long-running nfsleuth in the background and waits until it has
@@ -104,3 +115,22 @@ set_conntrack_max() { # value
 }
 
 require_traffic() { [[ -x ${TRAFFIC:-} ]] || fail "nfsl-traffic binary not given as the second argument"; }
+
+# IDs of the loaded BPF programs and links, one "prog ID"/"link ID" per line.
+bpf_object_ids() {
+  { bpftool prog show | sed -n 's/^\([0-9]*\):.*/prog \1/p'
+    bpftool link show | sed -n 's/^\([0-9]*\):.*/link \1/p'; } | sort
+}
+
+# Asserts that every BPF program and link that appeared since `before` (an
+# earlier bpf_object_ids) is gone. The kernel frees a dead process's
+# programs asynchronously (after an RCU grace period), so this waits up to
+# 10 s for them.
+assert_bpf_released() { # before what
+  local left deadline=$((SECONDS + 10))
+  while left=$(comm -13 <(echo "$1") <(bpf_object_ids)) && [[ -n $left ]]; do
+    ((SECONDS < deadline)) || fail "$2: still loaded after 10 s: $(tr '\n' ' ' <<<"$left")"
+    sleep 0.2
+  done
+  pass "$2"
+}

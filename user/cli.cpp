@@ -2,6 +2,8 @@
 #include "cli.hpp"
 
 #include <CLI/CLI.hpp>
+#include <cctype>
+#include <cstdint>
 #include <ostream>
 
 #include "error.hpp"
@@ -49,7 +51,30 @@ void add_tracing_options(CLI::App& cmd, CommonOptions& o) {
         ->type_name("BACKEND");
 }
 
+void add_drop_options(CLI::App& cmd, DropOptions& d, const std::string& interval_help) {
+    cmd.add_option("--interval", d.interval_s, interval_help)->check(positive_seconds)->type_name("SECONDS");
+    cmd.add_option("--max-flows", d.max_flows,
+                   "Flows aggregated in the kernel at once (LRU; default 16384); evictions are counted")
+        ->check(CLI::Range(64u, 4194304u).description(""))
+        ->type_name("N");
+}
+
 }  // namespace
+
+std::optional<uint64_t> parse_size(const std::string& text) {
+    if (text.empty() || !std::isdigit(static_cast<unsigned char>(text[0]))) return std::nullopt;
+    std::size_t used = 0;
+    uint64_t n = 0;
+    try {
+        n = std::stoull(text, &used);
+    } catch (const std::exception&) {
+        return std::nullopt;
+    }
+    std::string suffix = text.substr(used);
+    unsigned shift = suffix.empty() ? 0 : suffix == "K" || suffix == "k" ? 10 : suffix == "M" ? 20 : suffix == "G" ? 30 : 99;
+    if (shift == 99 || (shift && n > (UINT64_MAX >> shift))) return std::nullopt;
+    return n << shift;
+}
 
 ParseOutcome parse_command_line(int argc, const char* const* argv, std::ostream& out, std::ostream& err) {
     CLI::App app{
@@ -82,14 +107,8 @@ ParseOutcome parse_command_line(int argc, const char* const* argv, std::ostream&
     auto* drops = app.add_subcommand(
         "drops", "Trace every packet conntrack drops (table full, clash, invalid) or a rule drops, per flow");
     add_tracing_options(*drops, inv.options);
-    drops->add_option("--interval", inv.drops.interval_s, "Seconds between aggregated count updates (default 1)")
-        ->check(positive_seconds)
-        ->type_name("SECONDS");
+    add_drop_options(*drops, inv.drops, "Seconds between aggregated count updates (default 1)");
     drops->add_flag("--top", inv.drops.top, "Also print the summary every interval");
-    drops->add_option("--max-flows", inv.drops.max_flows,
-                      "Flows aggregated in the kernel at once (LRU; default 16384); evictions are counted")
-        ->check(CLI::Range(64u, 4194304u).description(""))
-        ->type_name("N");
     drops->footer(
         "Causes: table_full (no entry could be allocated), insert_failed (clash on confirm), invalid (conntrack\n"
         "judged the packet invalid), rule (a netfilter rule or verdict, not conntrack), unknown.\n"
@@ -97,6 +116,55 @@ ParseOutcome parse_command_line(int argc, const char* const* argv, std::ostream&
         "  nfsleuth drops                        # a line per new dropping flow, counts every second, summary at exit\n"
         "  nfsleuth drops --json --duration 30   # JSON lines (schema: docs/events.md)\n"
         "  nfsleuth drops --top --interval 5     # the summary every 5 s");
+
+    auto* watch = app.add_subcommand(
+        "watch",
+        "The daemon: module loads, drops and conntrack pressure together, with metrics and a journal");
+    add_tracing_options(*watch, inv.options);
+    add_drop_options(*watch, inv.drops,
+                     "Seconds between samples of drop counts, table fill and creators (default 1)");
+    WatchOptions& w = inv.watch;
+    watch->add_option("--threshold", w.threshold_percent,
+                      "Emit ct_pressure when a namespace's table is this full, in percent (default 90)")
+        ->check(CLI::Range(1.0, 100.0).description(""))
+        ->type_name("PERCENT");
+    watch->add_option("--metrics", w.metrics,
+                      "Serve Prometheus metrics at http://HOST:PORT/metrics (':PORT' listens on all IPv4 addresses)")
+        ->type_name("HOST:PORT");
+    watch->add_option("--journal", w.journal,
+                      "Append every event as a JSON line to FILE (rotated by size; reopened on SIGHUP)")
+        ->type_name("FILE");
+    watch->add_option_function<std::string>(
+             "--journal-max-size",
+             [&w](const std::string& v) {
+                 auto n = parse_size(v);
+                 if (!n || *n < 4096) throw CLI::ValidationError("--journal-max-size", "must be a size of at least 4096 bytes such as 4096, 512K, 64M or 1G, not '" + v + "'");
+                 w.journal_max_bytes = *n;
+             },
+             "Rotate the journal before it grows beyond this (bytes, or with K/M/G; default 64M)")
+        ->type_name("SIZE");
+    watch->add_option("--journal-keep", w.journal_keep, "Rotated journal files kept: FILE.1 .. FILE.N (default 5)")
+        ->check(CLI::Range(0u, 1000u).description(""))
+        ->type_name("N");
+    watch->add_option("--journal-fsync", w.journal_fsync_s, "fsync the journal at most every SECONDS (default 1)")
+        ->check(positive_seconds)
+        ->type_name("SECONDS");
+    watch->add_option("--window", w.window_s,
+                      "Creators are ranked over the last one to two windows of SECONDS (default 300)")
+        ->check(positive_seconds)
+        ->type_name("SECONDS");
+    watch->add_flag("--bpf-stats", w.bpf_stats,
+                    "Enable the kernel's BPF run-time statistics while running, for the per-program metrics");
+    watch->add_flag("-q,--quiet", w.quiet, "Print no events on stdout (journal and metrics only)");
+    watch->footer(
+        "Events: module_request/module_load/... (as `modules`), ct_drop (as `drops`), ct_pressure (a table reached\n"
+        "--threshold: its fill and the top creators of entries), and a summary with the accounting at exit.\n"
+        "Signals: SIGINT/SIGTERM detach and exit 0; SIGHUP reopens the journal (after logrotate).\n"
+        "After attaching, capabilities are reduced to what following namespaces needs.\n"
+        "Examples:\n"
+        "  nfsleuth watch                                   # everything on the terminal\n"
+        "  nfsleuth watch -q --metrics 127.0.0.1:9836 --journal /var/log/nfsleuth/events.jsonl\n"
+        "  nfsleuth watch --json --threshold 80 --duration 60");
 
     std::string names;
     bool known = false;

@@ -30,11 +30,27 @@ struct DropOptions {
     uint32_t max_flows = 16384;   // size of the in-kernel aggregation map
 };
 
+struct WatchOptions {
+    double threshold_percent = 90;             // ct_pressure when a table is this full
+    std::optional<std::string> metrics;        // HOST:PORT of the Prometheus endpoint
+    std::optional<std::string> journal;        // JSON-lines file
+    uint64_t journal_max_bytes = 64ull << 20;  // rotate beyond this
+    unsigned journal_keep = 5;                 // rotated files kept
+    double journal_fsync_s = 1.0;              // fsync at most this often
+    double window_s = 300;                     // creators are ranked over the last 1-2 windows
+    bool bpf_stats = false;                    // enable kernel.bpf_stats while running
+    bool quiet = false;                        // no events on stdout
+};
+
 struct Invocation {
-    std::string command;  // "doctor", "modules", "drops"
+    std::string command;  // "doctor", "modules", "drops", "watch"
     CommonOptions options;
     DropOptions drops;
+    WatchOptions watch;
 };
+
+// "64M" -> 67108864; plain bytes or a K/M/G suffix (powers of 1024).
+std::optional<uint64_t> parse_size(const std::string& text);
 
 struct ParseOutcome {
     std::optional<Invocation> invocation;  // absent: nothing to run, exit with exit_code

@@ -23,6 +23,8 @@ BootClock::BootClock() {
     offset_ns_ = r1 + (r2 - r1) / 2 - b;
 }
 
+uint64_t BootClock::boot_now_ns() { return static_cast<uint64_t>(read_ns(CLOCK_BOOTTIME)); }
+
 std::string format_rfc3339(int64_t unix_ns) {
     int64_t secs = unix_ns / 1'000'000'000;
     int64_t rem = unix_ns % 1'000'000'000;

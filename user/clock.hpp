@@ -18,6 +18,8 @@ public:
     explicit BootClock(int64_t realtime_minus_boottime_ns) : offset_ns_(realtime_minus_boottime_ns) {}
     int64_t to_unix_ns(uint64_t boot_ns) const { return static_cast<int64_t>(boot_ns) + offset_ns_; }
     std::string rfc3339(uint64_t boot_ns) const { return format_rfc3339(to_unix_ns(boot_ns)); }
+    // CLOCK_BOOTTIME now, the clock the BPF programs stamp events with.
+    static uint64_t boot_now_ns();
 
 private:
     int64_t offset_ns_;

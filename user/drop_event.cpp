@@ -86,6 +86,11 @@ Flow decode_flow(const nfs_flow& raw) {
     return f;
 }
 
+std::string format_destination(const Flow& f) {
+    std::string host = f.family == AF_INET6 && f.has_ports ? "[" + f.dst + "]" : f.dst;
+    return (f.has_ports ? host + ":" + std::to_string(f.dport) : host) + "/" + proto_name(f.proto);
+}
+
 std::string format_flow(const Flow& f) {
     auto endpoint = [&](const std::string& addr, uint16_t port) {
         std::string host = f.family == AF_INET6 && f.has_ports ? "[" + addr + "]" : addr;

@@ -38,6 +38,8 @@ Flow decode_flow(const nfs_flow& raw);
 std::string proto_name(uint8_t proto);
 // "10.0.0.1:5000 -> 10.0.0.2:80/tcp", "[::1]:5 -> [::1]:9/udp", "10.0.0.1 -> 10.0.0.2/icmp 8/0".
 std::string format_flow(const Flow& f);
+// "10.0.0.2:80/tcp", "[::1]:9/udp", "10.0.0.2/icmp".
+std::string format_destination(const Flow& f);
 
 struct Origin {
     bool local = false;

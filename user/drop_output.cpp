@@ -36,10 +36,6 @@ ojson flow_json(const Flow& f) {
     return j;
 }
 
-std::string destination(const Flow& f) {
-    std::string host = f.family == 10 && f.has_ports ? "[" + f.dst + "]" : f.dst;
-    return (f.has_ports ? host + ":" + std::to_string(f.dport) : host) + "/" + proto_name(f.proto);
-}
 
 }  // namespace
 
@@ -91,7 +87,7 @@ void DropSummary::add(const DropRecord& r) {
     } else {
         by_process_[r.origin.local ? "(local, no process)" : "(received or forwarded)"] += r.count;
     }
-    by_destination_[destination(r.key.flow)] += r.count;
+    by_destination_[format_destination(r.key.flow)] += r.count;
 }
 
 std::vector<uint32_t> DropSummary::namespaces() const {

@@ -38,12 +38,11 @@ int make_timer(std::chrono::milliseconds first, std::chrono::milliseconds period
 EventLoop::EventLoop(std::optional<std::chrono::milliseconds> duration) {
     epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
     if (epoll_fd_ < 0) throw Failure(ExitCode::failure, "epoll_create1 failed: " + describe_errno(-errno));
-    sigset_t mask;
-    sigemptyset(&mask);
-    sigaddset(&mask, SIGINT);
-    sigaddset(&mask, SIGTERM);
-    sigprocmask(SIG_BLOCK, &mask, &old_mask_);
-    signal_fd_ = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+    sigemptyset(&mask_);
+    sigaddset(&mask_, SIGINT);
+    sigaddset(&mask_, SIGTERM);
+    sigprocmask(SIG_BLOCK, &mask_, &old_mask_);
+    signal_fd_ = signalfd(-1, &mask_, SFD_CLOEXEC | SFD_NONBLOCK);
     if (signal_fd_ < 0) throw Failure(ExitCode::failure, "signalfd failed: " + describe_errno(-errno));
     epoll_event ev{};
     ev.events = EPOLLIN;
@@ -86,6 +85,14 @@ void EventLoop::every(std::chrono::milliseconds period, std::function<void()> on
     sources_.back().owned = true;
 }
 
+void EventLoop::on_hangup(std::function<void()> on_hangup) {
+    on_hangup_ = std::move(on_hangup);
+    sigaddset(&mask_, SIGHUP);
+    sigprocmask(SIG_BLOCK, &mask_, nullptr);
+    if (signalfd(signal_fd_, &mask_, 0) < 0)
+        throw Failure(ExitCode::failure, "signalfd failed: " + describe_errno(-errno));
+}
+
 int EventLoop::run() {
     epoll_event events[16];
     for (;;) {
@@ -98,7 +105,12 @@ int EventLoop::run() {
             int fd = events[i].data.fd;
             if (fd == signal_fd_) {
                 signalfd_siginfo si{};
-                if (::read(signal_fd_, &si, sizeof si) == sizeof si) return static_cast<int>(si.ssi_signo);
+                if (::read(signal_fd_, &si, sizeof si) != sizeof si) continue;
+                if (si.ssi_signo == SIGHUP && on_hangup_) {
+                    on_hangup_();
+                    continue;
+                }
+                return static_cast<int>(si.ssi_signo);
             } else if (fd == deadline_fd_) {
                 return 0;
             } else {

@@ -21,7 +21,10 @@ public:
     void watch(int fd, std::function<void()> on_ready);
     // Calls on_tick every period.
     void every(std::chrono::milliseconds period, std::function<void()> on_tick);
-    // Runs until a signal or the deadline; returns the signal number or 0.
+    // Calls on_hangup at each SIGHUP instead of letting SIGHUP end the loop
+    // or the process (daemons reopen their files on it).
+    void on_hangup(std::function<void()> on_hangup);
+    // Runs until SIGINT/SIGTERM or the deadline; returns the signal number or 0.
     int run();
 
 private:
@@ -34,6 +37,8 @@ private:
     int signal_fd_ = -1;
     int deadline_fd_ = -1;
     std::vector<Source> sources_;
+    std::function<void()> on_hangup_;
+    sigset_t mask_{};
     sigset_t old_mask_{};
 };
 

@@ -149,6 +149,12 @@ std::string HookSelection::banner(const std::string& what, const std::string& ba
     return timed ? s : s + "; Ctrl-C to stop";
 }
 
+std::vector<bpf_program*> HookSelection::programs() const {
+    std::vector<bpf_program*> out;
+    for (const auto& c : chosen_) out.insert(out.end(), c.progs.begin(), c.progs.end());
+    return out;
+}
+
 std::string HookSelection::backend() const {
     std::string s;
     for (const auto& c : chosen_) {

@@ -63,6 +63,8 @@ public:
     // "module_request=tp_btf, module_load=tp_btf, ..."
     std::string describe() const;
     const std::vector<std::string>& skipped() const { return skipped_; }
+    // The programs that are loaded (for their run-time statistics).
+    std::vector<bpf_program*> programs() const;
     // The backend of the hooks that attached, e.g. "tracepoint".
     std::string backend() const;
     // The line printed once attached: "nfsleuth: tracing WHAT (backend B:

@@ -7,6 +7,7 @@
 #include "drops_command.hpp"
 #include "error.hpp"
 #include "modules_command.hpp"
+#include "watch_command.hpp"
 
 int main(int argc, char** argv) {
     using namespace nfsleuth;
@@ -17,6 +18,7 @@ int main(int argc, char** argv) {
     try {
         ExitCode code = inv.command == "doctor"  ? run_doctor(inv.options)
                         : inv.command == "drops" ? run_drops(inv.options, inv.drops)
+                        : inv.command == "watch" ? run_watch(inv.options, inv.drops, inv.watch)
                                                  : run_modules(inv.options);
         return static_cast<int>(code);
     } catch (const Failure& f) {

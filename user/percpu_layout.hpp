@@ -21,4 +21,16 @@ struct PerCpuLayout {
 // nullopt when the BTF has no per-CPU data section.
 std::optional<PerCpuLayout> find_percpu_layout(const btf* kernel_btf);
 
+// Writes the layout into a skeleton's rodata (pcpu_* of context.bpf.h);
+// false when the kernel's BTF lacks it.
+template <class Rodata>
+bool apply_percpu_layout(Rodata* rodata, const btf* kernel_btf) {
+    auto layout = find_percpu_layout(kernel_btf);
+    if (!layout || !layout->complete()) return false;
+    rodata->pcpu_runqueues = layout->runqueues;
+    rodata->pcpu_this_cpu_off = layout->this_cpu_off;
+    rodata->pcpu_preempt_count = layout->preempt_count;
+    return true;
+}
+
 }  // namespace nfsleuth

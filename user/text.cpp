@@ -31,15 +31,10 @@ std::string join_args(const std::vector<std::string>& argv) {
     return out;
 }
 
-namespace {
-
-// Length of the valid UTF-8 sequence starting at s[i] whose code point is
-// not a control character, or 0.
-std::size_t printable_utf8_length(std::string_view s, std::size_t i) {
+std::size_t utf8_sequence_length(std::string_view s, std::size_t i, char32_t& cp) {
     auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
     unsigned char lead = byte(i);
     std::size_t len;
-    char32_t cp;
     if (lead >= 0xC2 && lead <= 0xDF) { len = 2; cp = lead & 0x1F; }
     else if (lead >= 0xE0 && lead <= 0xEF) { len = 3; cp = lead & 0x0F; }
     else if (lead >= 0xF0 && lead <= 0xF4) { len = 4; cp = lead & 0x07; }
@@ -51,13 +46,25 @@ std::size_t printable_utf8_length(std::string_view s, std::size_t i) {
     }
     bool overlong = (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000);
     bool surrogate = cp >= 0xD800 && cp <= 0xDFFF;
+    if (overlong || surrogate || cp > 0x10FFFF) return 0;
+    return len;
+}
+
+namespace {
+
+// Length of the valid UTF-8 sequence starting at s[i] whose code point is
+// not a control character, or 0.
+std::size_t printable_utf8_length(std::string_view s, std::size_t i) {
+    char32_t cp;
+    std::size_t len = utf8_sequence_length(s, i, cp);
+    if (!len) return 0;
     bool c1_control = cp >= 0x80 && cp <= 0x9F;
     // Invisible and direction-changing characters can make a line read
     // differently from what it contains (zero-width, bidi overrides, line
     // separators, byte order mark).
     bool invisible = (cp >= 0x200B && cp <= 0x200F) || (cp >= 0x2028 && cp <= 0x202E) ||
                      (cp >= 0x2060 && cp <= 0x206F) || cp == 0xFEFF;
-    if (overlong || surrogate || c1_control || invisible || cp > 0x10FFFF) return 0;
+    if (c1_control || invisible) return 0;
     return len;
 }
 

@@ -12,6 +12,11 @@ namespace nfsleuth {
 // The bytes of a fixed-size C char array up to its first NUL.
 std::string_view bounded_cstr(const char* data, std::size_t capacity);
 
+// Length of the valid UTF-8 sequence at s[i] (lead byte >= 0x80), its code
+// point in `cp`; 0 when the bytes there are not valid UTF-8 (truncated,
+// overlong, a surrogate, beyond U+10FFFF).
+std::size_t utf8_sequence_length(std::string_view s, std::size_t i, char32_t& cp);
+
 // Splits a NUL-separated argv block (as in /proc/PID/cmdline).
 std::vector<std::string> split_args(std::string_view block);
 

@@ -21,7 +21,7 @@ PY
 ns_inode=$(stat -L -c %i "/run/netns/$ns")
 global_max=$(cat /proc/sys/net/netfilter/nf_conntrack_max)
 
-bpf_progs_before=$(bpftool prog show | grep -c ' name probe_' || true)
+bpf_before=$(bpf_object_ids)
 run_nfsleuth json doctor --json
 assert_eq 0 "$(cat "$WORK/json.rc")" "doctor --json exit code"
 assert_eq 1 "$(wc -l <"$WORK/json.out")" "doctor --json prints exactly one line"
@@ -68,7 +68,7 @@ if [[ ! -e /proc/modules ]]; then
 fi
 
 # Probing leaves nothing loaded behind.
-assert_eq "$bpf_progs_before" "$(bpftool prog show | grep -c ' name probe_' || true)" "probe programs left loaded"
+assert_bpf_released "$bpf_before" "no probe program left loaded"
 
 # Classic tracepoints follow tracefs: mount it (restored on exit) and re-probe.
 if ! tracefs_mounted; then

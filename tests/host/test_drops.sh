@@ -29,10 +29,8 @@ nsx iptables -t nat -A POSTROUTING -o eth0 -j MASQUERADE
 nsx ip6tables -t nat -A POSTROUTING -o eth0 -j MASQUERADE
 nsx iptables -A OUTPUT -p tcp --dport 6000 -j DROP
 
-nsx "$TRAFFIC" tcp-listen --addr 127.0.0.1 --port 5000 --duration-ms 60000 >"$WORK/listen4.out" &
-on_exit "kill $!"
-nsx "$TRAFFIC" tcp-listen --addr ::1 --port 5001 --duration-ms 60000 >"$WORK/listen6.out" &
-on_exit "kill $!"
+start_in_netns "$ns" "$WORK/listen4.out" "$TRAFFIC" tcp-listen --addr 127.0.0.1 --port 5000 --duration-ms 60000
+start_in_netns "$ns" "$WORK/listen6.out" "$TRAFFIC" tcp-listen --addr ::1 --port 5001 --duration-ms 60000
 until [[ -s $WORK/listen4.out && -s $WORK/listen6.out ]]; do sleep 0.05; done
 
 start_nfsleuth drops drops --json --interval 0.5 --backend "${DROPS_BACKEND:-auto}"

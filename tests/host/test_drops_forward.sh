@@ -24,8 +24,7 @@ ip -n "$c" route add default via 198.51.100.1
 ip netns exec "$r" sysctl -qw net.ipv4.ip_forward=1
 ip netns exec "$r" iptables -t nat -A POSTROUTING -o to-srv -j MASQUERADE
 
-ip netns exec "$s" "$TRAFFIC" tcp-listen --addr 203.0.113.2 --port 5000 --duration-ms 60000 >"$WORK/listen.out" &
-on_exit "kill $!"
+start_in_netns "$s" "$WORK/listen.out" "$TRAFFIC" tcp-listen --addr 203.0.113.2 --port 5000 --duration-ms 60000
 until [[ -s $WORK/listen.out ]]; do sleep 0.05; done
 # The path works before the table is full.
 ip netns exec "$c" "$TRAFFIC" tcp-connect --dst 203.0.113.2 --port 5000 --count 1 --timeout-ms 3000 >"$WORK/probe.out"

@@ -16,8 +16,7 @@ make_netns "$ns"
 nsx() { ip netns exec "$ns" "$@"; }
 nsx iptables -t nat -A POSTROUTING -o eth0 -j MASQUERADE
 
-nsx "$TRAFFIC" tcp-listen --addr 127.0.0.1 --port 7000 --duration-ms 60000 >"$WORK/listen.out" &
-on_exit "kill $!"
+start_in_netns "$ns" "$WORK/listen.out" "$TRAFFIC" tcp-listen --addr 127.0.0.1 --port 7000 --duration-ms 60000
 until [[ -s $WORK/listen.out ]]; do sleep 0.05; done
 
 start_nfsleuth drops drops --json --interval 0.5 --backend "${DROPS_BACKEND:-auto}"

@@ -177,6 +177,40 @@ TEST(Cli, ModulesHelpShowsItsOptions) {
     EXPECT_NE(p.out.find("Examples:"), std::string::npos) << p.out;
 }
 
+TEST(Cli, WatchFillsItsOptions) {
+    const Parsed p = parse({"watch", "-q", "--interval", "2", "--threshold", "80", "--metrics", "127.0.0.1:9836",
+                            "--journal", "/tmp/j.jsonl", "--journal-max-size", "1M", "--journal-keep", "3",
+                            "--journal-fsync", "0.5", "--window", "60", "--bpf-stats", "--max-flows", "1024"});
+    ASSERT_TRUE(p.outcome.invocation.has_value()) << p.err;
+    const auto& inv = *p.outcome.invocation;
+    EXPECT_EQ(inv.command, "watch");
+    EXPECT_TRUE(inv.watch.quiet);
+    EXPECT_DOUBLE_EQ(inv.drops.interval_s, 2);
+    EXPECT_EQ(inv.drops.max_flows, 1024u);
+    EXPECT_DOUBLE_EQ(inv.watch.threshold_percent, 80);
+    EXPECT_EQ(inv.watch.metrics, "127.0.0.1:9836");
+    EXPECT_EQ(inv.watch.journal, "/tmp/j.jsonl");
+    EXPECT_EQ(inv.watch.journal_max_bytes, 1u << 20);
+    EXPECT_EQ(inv.watch.journal_keep, 3u);
+    EXPECT_DOUBLE_EQ(inv.watch.journal_fsync_s, 0.5);
+    EXPECT_DOUBLE_EQ(inv.watch.window_s, 60);
+    EXPECT_TRUE(inv.watch.bpf_stats);
+}
+
+TEST(Cli, WatchDefaultsAndBadValues) {
+    const Parsed p = parse({"watch"});
+    ASSERT_TRUE(p.outcome.invocation.has_value()) << p.err;
+    EXPECT_DOUBLE_EQ(p.outcome.invocation->watch.threshold_percent, 90);
+    EXPECT_EQ(p.outcome.invocation->watch.journal_max_bytes, 64u << 20);
+    EXPECT_FALSE(p.outcome.invocation->watch.metrics);
+    expect_usage_error({"watch", "--threshold", "0"});
+    expect_usage_error({"watch", "--threshold", "101"});
+    expect_usage_error({"watch", "--journal-max-size", "12X"}, "--journal-max-size");
+    expect_usage_error({"watch", "--journal-max-size", "100"}, "at least 4096");
+    expect_usage_error({"watch", "--journal-keep", "-1"});
+    expect_usage_error({"watch", "--top"});
+}
+
 TEST(Cli, Version) {
     const Parsed p = parse({"--version"});
     EXPECT_EQ(p.outcome.exit_code, 0);
@@ -186,3 +220,22 @@ TEST(Cli, Version) {
 }
 
 }  // namespace
+
+namespace nfsleuth {
+namespace {
+
+TEST(CliSize, ParsesBytesAndSuffixes) {
+    EXPECT_EQ(parse_size("4096"), 4096u);
+    EXPECT_EQ(parse_size("512K"), 512u << 10);
+    EXPECT_EQ(parse_size("64M"), 64u << 20);
+    EXPECT_EQ(parse_size("1G"), 1ull << 30);
+    EXPECT_FALSE(parse_size(""));
+    EXPECT_FALSE(parse_size("M"));
+    EXPECT_FALSE(parse_size("-1"));
+    EXPECT_FALSE(parse_size("10T"));
+    EXPECT_FALSE(parse_size("10MB"));
+    EXPECT_FALSE(parse_size("99999999999999999999G"));
+}
+
+}  // namespace
+}  // namespace nfsleuth

@@ -1,0 +1,210 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include "creation_source.hpp"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include <array>
+#include <cstring>
+#include <iostream>
+#include <map>
+#include <tuple>
+
+#include "bpf_support.hpp"
+#include "creations.h"
+#include "creations.skel.h"
+#include "ct_netlink.hpp"
+#include "drop_event.hpp"
+#include "percpu_layout.hpp"
+
+namespace nfsleuth {
+
+namespace {
+
+std::string destination_of(uint8_t family, uint8_t proto, const uint8_t* daddr, uint16_t dport) {
+    nfs_flow raw{};
+    raw.family = family;
+    raw.proto = proto;
+    std::memcpy(raw.daddr, daddr, sizeof raw.daddr);
+    raw.dport = dport;
+    raw.icmp_type = static_cast<uint8_t>(dport >> 8);
+    raw.icmp_code = static_cast<uint8_t>(dport & 0xff);
+    return format_destination(decode_flow(raw));
+}
+
+std::vector<HookSpec> creation_hooks(std::optional<Backend> cause_backend) {
+    if (cause_backend) {
+        const bool fentry = *cause_backend == Backend::fentry;
+        return {{"ct_create", "entry allocations per creator", false,
+                 {{fentry ? Flavor::fentry : Flavor::kprobe, "__nf_conntrack_alloc",
+                   {fentry ? "fexit_creation_alloc" : "kretprobe_creation_alloc"}}}}};
+    }
+    return {{"ct_first_packet", "the process sending a new entry's first packet", false,
+             {{Flavor::tp_btf, "net_dev_queue", {"btf_net_dev_queue"}},
+              {Flavor::raw_tp, "net_dev_queue", {"raw_net_dev_queue"}}},
+             true}};
+}
+
+using CreatorKeyBytes = std::array<unsigned char, sizeof(nfs_creator_key)>;
+
+}  // namespace
+
+struct CreationSource::Impl {
+    Skeleton<creations_bpf> skel;
+    std::optional<Backend> alloc_backend;
+    HookSelection hooks;  // its links go before skel: declared after it
+    std::unique_ptr<CtEventSources> netlink;
+    std::vector<CtCreation> pending;  // netlink events not yet joined to their owner
+    uint64_t pending_overflow = 0;
+    std::map<CreatorKeyBytes, uint64_t> reported_counts;  // allocation path: counts already handed out
+    uint64_t netlink_seen = 0;
+    uint64_t reported = 0;
+    uint64_t attributed = 0;
+
+    Impl(const CommonOptions& options, KernelProbe& probe, std::optional<Backend> cause_backend)
+        : skel(options.btf), alloc_backend(cause_backend), hooks(skel->obj, creation_hooks(cause_backend), probe, std::nullopt) {}
+
+    uint64_t counter(uint32_t which) const {
+        return sum_percpu_counter(bpf_map__fd(skel->maps.creation_counters), which);
+    }
+
+    std::vector<Creation> collect_allocations() {
+        std::map<CreatorKeyBytes, uint64_t> now;
+        std::vector<Creation> out;
+        int fd = bpf_map__fd(skel->maps.ct_creators);
+        nfs_creator_key key{}, next{};
+        const void* prev = nullptr;
+        while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+            nfs_creator_value v{};
+            if (bpf_map_lookup_elem(fd, &next, &v) == 0) {
+                CreatorKeyBytes bytes;
+                std::memcpy(bytes.data(), &next, sizeof next);
+                now[bytes] = v.count;
+                // A key the LRU evicted and created again starts from zero.
+                auto old = reported_counts.find(bytes);
+                uint64_t before = old != reported_counts.end() && old->second <= v.count ? old->second : 0;
+                if (v.count > before) {
+                    Creation c;
+                    c.netns = next.netns_ino;
+                    if (next.pid) {
+                        c.pid = next.pid;
+                        c.comm = std::string(v.comm, strnlen(v.comm, sizeof v.comm));
+                    }
+                    c.cgroup_id = next.cgroup_id;
+                    c.destination = destination_of(next.family, next.proto, next.daddr, next.dport);
+                    c.count = v.count - before;
+                    out.push_back(std::move(c));
+                }
+            }
+            key = next;
+            prev = &key;
+        }
+        reported_counts = std::move(now);
+        return out;
+    }
+
+    std::vector<Creation> collect_netlink() {
+        int owners = bpf_map__fd(skel->maps.ct_owners);
+        std::map<std::tuple<uint32_t, uint32_t, std::string, uint64_t, std::string>, Creation> merged;
+        for (const auto& e : pending) {
+            nfs_ct_tuple t{};
+            t.netns_ino = e.netns_ino;
+            t.zone = e.zone;
+            t.family = e.family;
+            t.proto = e.proto;
+            std::memcpy(t.saddr, e.saddr.data(), sizeof t.saddr);
+            std::memcpy(t.daddr, e.daddr.data(), sizeof t.daddr);
+            t.sport = e.sport;
+            t.dport = e.dport;
+            Creation c;
+            c.netns = e.netns_ino;
+            c.destination = destination_of(e.family, e.proto, e.daddr.data(), e.dport);
+            nfs_owner o{};
+            if (bpf_map_lookup_and_delete_elem(owners, &t, &o) == 0 ||
+                (bpf_map_lookup_elem(owners, &t, &o) == 0 && bpf_map_delete_elem(owners, &t) == 0)) {
+                c.pid = o.pid;
+                c.comm = std::string(o.comm, strnlen(o.comm, sizeof o.comm));
+                c.cgroup_id = o.cgroup_id;
+            }
+            auto k = std::make_tuple(c.netns, c.pid.value_or(0), c.comm, c.cgroup_id, c.destination);
+            auto [it, fresh] = merged.try_emplace(k, c);
+            it->second.count += 1;
+        }
+        pending.clear();
+        std::vector<Creation> out;
+        for (auto& [k, c] : merged) out.push_back(std::move(c));
+        return out;
+    }
+};
+
+CreationSource::CreationSource(const CommonOptions& options, KernelProbe& probe, std::optional<Backend> cause_backend,
+                               uint32_t max_creators)
+    : impl_(std::make_unique<Impl>(options, probe, cause_backend)) {
+    auto& skel = impl_->skel;
+    apply_percpu_layout(skel->rodata, probe.kernel_btf());
+    bpf_map__set_max_entries(skel->maps.ct_creators, max_creators);
+    if (int err = skel.load(); err) {
+        throw Failure(ExitCode::unsupported, "the kernel refused nfsleuth's creation programs: " + describe_errno(err),
+                      "run with -v to see the verifier log, and `nfsleuth doctor`");
+    }
+    if (!cause_backend) impl_->netlink = std::make_unique<CtEventSources>();
+    impl_->hooks.attach();
+}
+
+CreationSource::~CreationSource() = default;
+
+std::string CreationSource::method() const {
+    if (impl_->alloc_backend) return std::string("allocation (") + to_string(*impl_->alloc_backend) + ")";
+    return "netlink";
+}
+
+const HookSelection& CreationSource::hooks() const { return impl_->hooks; }
+
+bool CreationSource::uses_netlink() const { return impl_->netlink != nullptr; }
+
+int CreationSource::epoll_fd() const { return impl_->netlink ? impl_->netlink->epoll_fd() : -1; }
+
+void CreationSource::drain() {
+    if (!impl_->netlink) return;
+    // Owners are joined at collect(), a moment later: the first packet
+    // leaves just after the kernel sends the event.
+    constexpr std::size_t max_pending = 1 << 18;
+    impl_->netlink->drain_all([this](const CtCreation& c) {
+        ++impl_->netlink_seen;
+        if (impl_->pending.size() < max_pending)
+            impl_->pending.push_back(c);
+        else
+            ++impl_->pending_overflow;
+    });
+}
+
+void CreationSource::refresh(const std::vector<NetnsInfo>& namespaces) {
+    if (impl_->netlink) impl_->netlink->refresh(namespaces);
+}
+
+std::vector<Creation> CreationSource::collect() {
+    auto out = impl_->alloc_backend ? impl_->collect_allocations() : impl_->collect_netlink();
+    for (const auto& c : out) {
+        impl_->reported += c.count;
+        if (c.pid) impl_->attributed += c.count;
+    }
+    return out;
+}
+
+CreationAccounting CreationSource::accounting() const {
+    CreationAccounting a;
+    a.reported = impl_->reported;
+    a.attributed = impl_->attributed;
+    if (impl_->alloc_backend) {
+        a.seen = impl_->counter(NFS_CREATE_CNT_SEEN);
+        a.unaggregated = impl_->counter(NFS_CREATE_CNT_NO_AGGREGATE);
+    } else {
+        a.seen = impl_->netlink_seen;
+        a.lost = impl_->netlink->overruns() + impl_->pending_overflow;
+    }
+    return a;
+}
+
+void CreationSource::detach() { impl_->hooks.detach(); }
+
+}  // namespace nfsleuth

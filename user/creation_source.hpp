@@ -1,0 +1,57 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// Conntrack entry creations, per creator and destination: counted in the
+// kernel at allocation where conntrack's functions can be hooked, otherwise
+// read from conntrack netlink events and joined to the process the BPF side
+// saw sending each entry's first packet.
+#pragma once
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cli.hpp"
+#include "hooks.hpp"
+#include "kernel_probe.hpp"
+#include "netns.hpp"
+#include "pressure.hpp"
+
+namespace nfsleuth {
+
+struct CreationAccounting {
+    uint64_t seen = 0;          // creations observed (allocations, or netlink NEW events)
+    uint64_t reported = 0;      // creations handed out by collect()
+    uint64_t attributed = 0;    // of those, with a process
+    uint64_t lost = 0;          // netlink events the kernel dropped (receive buffer overruns; a count of bursts)
+    uint64_t unaggregated = 0;  // allocations counted but not kept per creator in the kernel
+};
+
+class CreationSource {
+public:
+    // cause_backend: the backend the drop hooks use (fentry or kprobe hook
+    // the allocation path too); nullopt: netlink events.
+    CreationSource(const CommonOptions& options, KernelProbe& probe, std::optional<Backend> cause_backend,
+                   uint32_t max_creators);
+    ~CreationSource();
+
+    // "allocation (fentry)", "allocation (kprobe)" or "netlink".
+    std::string method() const;
+    const HookSelection& hooks() const;
+    // Readable when netlink events wait; -1 on the allocation path.
+    int epoll_fd() const;
+    void drain();
+    // Follows namespaces as they come and go (netlink path only).
+    void refresh(const std::vector<NetnsInfo>& namespaces);
+    // Creations since the last call, one per (netns, creator, destination).
+    std::vector<Creation> collect();
+    CreationAccounting accounting() const;
+    void detach();
+    // Whether following new namespaces needs CAP_NET_ADMIN.
+    bool uses_netlink() const;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace nfsleuth

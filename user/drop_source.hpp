@@ -1,0 +1,85 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// The drop programs as a source of counted, enriched drop records: loads
+// and attaches them, consumes their ring buffer and sweeps their
+// aggregates. Used by `drops` and `watch`.
+#pragma once
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "bpf_support.hpp"
+#include "cgroups.hpp"
+#include "cli.hpp"
+#include "clock.hpp"
+#include "drop_aggregator.hpp"
+#include "drop_output.hpp"
+#include "hooks.hpp"
+#include "kernel_probe.hpp"
+
+struct drops_bpf;
+
+namespace nfsleuth {
+
+// Namespace names, process command lines and cgroup paths, looked up
+// lazily and cached (bounded).
+class ProcessEnricher {
+public:
+    std::optional<std::string> netns_name(uint32_t inode);
+    std::optional<std::string> cmdline(uint32_t pid);
+    std::optional<std::string> cgroup(uint64_t id) { return cgroups_.lookup(id); }
+
+private:
+    std::unordered_map<uint32_t, std::string> netns_;
+    std::chrono::steady_clock::time_point last_scan_{};
+    std::unordered_map<uint32_t, std::string> cmdlines_;
+    CgroupPaths cgroups_;
+};
+
+class DropSource {
+public:
+    using Sink = std::function<void(const DropRecord&, const DropContext&)>;
+    DropSource(const CommonOptions& options, const DropOptions& drop_options, KernelProbe& probe, Sink sink);
+    ~DropSource();
+
+    // "fentry" or "kprobe" when conntrack's functions give the causes,
+    // "tracepoint" when its statistics do.
+    std::string backend() const;
+    std::optional<Backend> cause_backend() const { return cause_backend_; }
+    const HookSelection& hooks() const;
+    int epoll_fd() const { return ring_->epoll_fd(); }
+    // Consumes the first-drop records waiting in the ring buffer.
+    void drain() { ring_->drain(); }
+    // Reports what the aggregates counted since the last sweep.
+    void sweep();
+    // Detaches the programs; counts stop moving (call drain+sweep after).
+    void detach();
+    DropAccounting accounting() const;
+    uint64_t malformed() const { return malformed_; }
+    // Conntrack drop counter totals per namespace when tracing started.
+    const std::map<uint64_t, uint64_t>& start_drops() const { return start_drops_; }
+    ProcessEnricher& enricher() { return enrich_; }
+
+private:
+    struct Programs;
+    std::unique_ptr<Programs> programs_;
+    std::optional<Backend> cause_backend_;
+    std::map<uint64_t, uint64_t> start_drops_;
+    Sink sink_;
+    BootClock clock_;
+    ProcessEnricher enrich_;
+    DropAggregator aggregator_;
+    uint64_t malformed_ = 0;
+    std::unique_ptr<RingBuffer> ring_;
+    void emit(const DropRecord& r);
+};
+
+// Fill and kernel drop count of the given namespaces (entered once each).
+std::map<uint32_t, NetnsFill> namespace_fill(const std::vector<uint32_t>& wanted,
+                                             const std::map<uint64_t, uint64_t>& start_drops);
+
+}  // namespace nfsleuth

@@ -1,0 +1,367 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include "watch_command.hpp"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/capability.h>
+#include <malloc.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <iostream>
+#include <memory>
+
+#include "capabilities.hpp"
+#include "clock.hpp"
+#include "creation_source.hpp"
+#include "drop_output.hpp"
+#include "drop_source.hpp"
+#include "event_loop.hpp"
+#include "journal.hpp"
+#include "json_line.hpp"
+#include "kernel_probe.hpp"
+#include "metrics.hpp"
+#include "metrics_server.hpp"
+#include "module_output.hpp"
+#include "module_source.hpp"
+#include "netns.hpp"
+#include "pressure.hpp"
+#include "version.hpp"
+
+namespace nfsleuth {
+
+namespace {
+
+using Kind = MetricsRegistry::Kind;
+using ojson = nlohmann::ordered_json;
+
+void define_metrics(MetricsRegistry& m) {
+    m.define("nfsleuth_build_info", Kind::gauge, "nfsleuth's version and the backend its drop hooks use",
+             {"version", "drop_backend"});
+    m.define("nfsleuth_drops_total", Kind::counter, "Packets netfilter dropped, by cause and network namespace",
+             {"cause", "netns"});
+    m.define("nfsleuth_module_loads_total", Kind::counter,
+             "Kernel modules loaded, by module and the command that triggered the load", {"module", "trigger_comm"});
+    m.define("nfsleuth_module_requests_total", Kind::counter, "Module autoload requests, by module and requester",
+             {"module", "comm"});
+    m.define("nfsleuth_conntrack_entries", Kind::gauge, "Conntrack entries in use, per network namespace", {"netns"});
+    m.define("nfsleuth_conntrack_max", Kind::gauge, "Conntrack table limit, per network namespace", {"netns"});
+    m.define("nfsleuth_conntrack_created_total", Kind::counter, "Conntrack entries created, per network namespace",
+             {"netns"});
+    m.define("nfsleuth_conntrack_pressure_events_total", Kind::counter,
+             "Times a namespace's conntrack table reached the pressure threshold", {"netns"});
+    m.define("nfsleuth_events_seen_total", Kind::counter, "Events the BPF programs or netlink produced, by source",
+             {"source"});
+    m.define("nfsleuth_events_delivered_total", Kind::counter, "Events nfsleuth accounted for, by source",
+             {"source"});
+    m.define("nfsleuth_events_lost_total", Kind::counter, "Events or records lost, by source and reason",
+             {"source", "reason"});
+    m.define("nfsleuth_drops_folded_total", Kind::counter,
+             "Drops counted in a kernel aggregate instead of a record of their own", {});
+    m.define("nfsleuth_bpf_run_time_seconds_total", Kind::counter,
+             "Time the kernel spent in each nfsleuth BPF program (needs kernel.bpf_stats_enabled)", {"program"});
+    m.define("nfsleuth_bpf_run_count_total", Kind::counter,
+             "Runs of each nfsleuth BPF program (needs kernel.bpf_stats_enabled)", {"program"});
+}
+
+// The label a namespace goes by in metrics: its name, or its inode.
+std::string netns_label(const std::optional<std::string>& name, uint32_t inode) {
+    return name ? *name : std::to_string(inode);
+}
+
+// Holds kernel.bpf_stats_enabled on while open (the kernel counts the
+// holders and turns it off with the last one).
+class BpfStatsEnabled {
+public:
+    BpfStatsEnabled() : fd_(bpf_enable_stats(BPF_STATS_RUN_TIME)) {
+        if (fd_ < 0)
+            throw Failure(ExitCode::unsupported, "cannot enable BPF run-time statistics: " + describe_errno(fd_),
+                          "run without --bpf-stats, or set kernel.bpf_stats_enabled=1 yourself");
+    }
+    ~BpfStatsEnabled() { ::close(fd_); }
+    BpfStatsEnabled(const BpfStatsEnabled&) = delete;
+    BpfStatsEnabled& operator=(const BpfStatsEnabled&) = delete;
+
+private:
+    int fd_;
+};
+
+}  // namespace
+
+ExitCode run_watch(const CommonOptions& options, const DropOptions& drop_options, const WatchOptions& w) {
+    require_tracing_privileges();
+    // Files and the listening socket first: a bad path, a journal in use or
+    // a busy port fails before anything is loaded into the kernel.
+    std::unique_ptr<Journal> journal;
+    if (w.journal) {
+        JournalOptions jo;
+        jo.path = *w.journal;
+        jo.max_bytes = w.journal_max_bytes;
+        jo.keep = w.journal_keep;
+        jo.fsync_interval = std::chrono::milliseconds(static_cast<int64_t>(w.journal_fsync_s * 1000));
+        journal = std::make_unique<Journal>(jo);
+        if (journal->stats().torn_bytes_repaired)
+            std::cerr << "nfsleuth: warning: cut " << journal->stats().torn_bytes_repaired
+                      << " bytes of a partly written last line from " << jo.path << "\n";
+    }
+    MetricsRegistry metrics;
+    define_metrics(metrics);
+    std::unique_ptr<MetricsServer> server;
+    if (w.metrics) server = std::make_unique<MetricsServer>(*w.metrics, metrics);
+    std::unique_ptr<BpfStatsEnabled> bpf_stats;
+    if (w.bpf_stats) bpf_stats = std::make_unique<BpfStatsEnabled>();
+
+    auto emit = [&](const ojson& j, const std::string& human) {
+        if (journal) journal->append(json_line(j));
+        if (!w.quiet) std::cout << (options.json ? json_line(j) : human) << '\n';
+    };
+
+    // Only needed while choosing and attaching hooks: its parsed BTF is
+    // released once everything is attached.
+    auto probe_owner = std::make_unique<KernelProbe>(options.btf);
+    KernelProbe& probe = *probe_owner;
+    ProcessEnricher enrich;
+    DropSummary drop_summary;
+    uint64_t first_drop_records = 0;
+    DropSource drops(options, drop_options, probe, [&](const DropRecord& r, const DropContext& c) {
+        drop_summary.add(r);
+        if (r.first) ++first_drop_records;
+        metrics.add("nfsleuth_drops_total",
+                    {r.key.cause ? to_string(*r.key.cause) : "unknown", netns_label(c.netns_name, r.key.netns)},
+                    static_cast<double>(r.count));
+        emit(to_json(r, c), to_human_line(r, c));
+    });
+
+    ModuleSummary module_summary;
+    std::unique_ptr<ModuleSource> modules;
+    std::string modules_note;
+    if (KernelProbe::modules_supported()) {
+        modules = std::make_unique<ModuleSource>(options, probe, [&](const ModuleRecord& r) {
+            module_summary.add(r);
+            if (r.event.type == ModuleEventType::load) {
+                const std::string& by = r.trigger ? r.trigger->comm : r.event.proc.comm;
+                metrics.add("nfsleuth_module_loads_total", {r.event.module, by});
+            } else if (r.event.type == ModuleEventType::request) {
+                metrics.add("nfsleuth_module_requests_total", {r.event.module, r.event.proc.comm});
+            }
+            emit(to_json(r), to_human_line(r));
+        });
+    } else {
+        modules_note = "; module events: none on this kernel (no loadable-module support)";
+    }
+
+    CreationSource creations(options, probe, drops.cause_backend(), drop_options.max_flows);
+    metrics.set("nfsleuth_build_info", {version, drops.backend()}, 1);
+
+    probe_owner.reset();
+    // libbpf parsed the kernel's BTF once per object while loading; give
+    // that memory back to the system rather than keep it resident.
+    malloc_trim(0);
+
+    // Attached: keep only what following namespaces as they come needs.
+    std::vector<int> keep = {CAP_SYS_ADMIN, CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH};
+    if (creations.uses_netlink()) keep.push_back(CAP_NET_ADMIN);
+    const uint64_t kept = keep_only_capabilities(keep);
+
+    BootClock clock;
+    CreatorStats creators;
+    PressureMonitor pressure(w.threshold_percent);
+    auto last_rotation = std::chrono::steady_clock::now();
+    const auto window = std::chrono::milliseconds(static_cast<int64_t>(w.window_s * 1000));
+
+    auto update_accounting = [&] {
+        DropAccounting d = drops.accounting();
+        metrics.set_counter("nfsleuth_events_seen_total", {"drops"}, static_cast<double>(d.seen));
+        metrics.set_counter("nfsleuth_events_delivered_total", {"drops"}, static_cast<double>(d.reported));
+        metrics.set_counter("nfsleuth_events_lost_total", {"drops", "ring_buffer_full"},
+                            static_cast<double>(d.lost_records));
+        metrics.set_counter("nfsleuth_events_lost_total", {"drops", "no_aggregate"},
+                            static_cast<double>(d.unaggregated));
+        metrics.set_counter("nfsleuth_events_lost_total", {"drops", "malformed"},
+                            static_cast<double>(drops.malformed()));
+        metrics.set_counter("nfsleuth_drops_folded_total", {},
+                            static_cast<double>(d.reported - std::min(d.reported, first_drop_records)));
+        if (modules) {
+            ModuleAccounting m = modules->accounting();
+            metrics.set_counter("nfsleuth_events_seen_total", {"modules"}, static_cast<double>(m.seen));
+            metrics.set_counter("nfsleuth_events_delivered_total", {"modules"}, static_cast<double>(m.delivered));
+            metrics.set_counter("nfsleuth_events_lost_total", {"modules", "ring_buffer_full"},
+                                static_cast<double>(m.lost));
+            metrics.set_counter("nfsleuth_events_lost_total", {"modules", "malformed"},
+                                static_cast<double>(m.malformed));
+        }
+        CreationAccounting c = creations.accounting();
+        metrics.set_counter("nfsleuth_events_seen_total", {"creations"}, static_cast<double>(c.seen));
+        metrics.set_counter("nfsleuth_events_delivered_total", {"creations"}, static_cast<double>(c.reported));
+        metrics.set_counter("nfsleuth_events_lost_total",
+                            {"creations", creations.uses_netlink() ? "netlink_overrun" : "no_aggregate"},
+                            static_cast<double>(creations.uses_netlink() ? c.lost : c.unaggregated));
+    };
+
+    auto update_bpf_stats = [&] {
+        std::vector<bpf_program*> progs = drops.hooks().programs();
+        for (auto* p : creations.hooks().programs()) progs.push_back(p);
+        if (modules)
+            for (auto* p : modules->hooks().programs()) progs.push_back(p);
+        for (auto* p : progs) {
+            bpf_prog_info info{};
+            uint32_t len = sizeof info;
+            if (bpf_obj_get_info_by_fd(bpf_program__fd(p), &info, &len) != 0) continue;
+            const char* name = bpf_program__name(p);
+            metrics.set_counter("nfsleuth_bpf_run_time_seconds_total", {name},
+                                static_cast<double>(info.run_time_ns) / 1e9);
+            metrics.set_counter("nfsleuth_bpf_run_count_total", {name}, static_cast<double>(info.run_cnt));
+        }
+    };
+
+    auto sample = [&] {
+        auto namespaces = list_network_namespaces();
+        creations.refresh(namespaces);
+        creations.drain();
+        for (auto& c : creations.collect()) {
+            if (c.pid) c.cgroup = enrich.cgroup(c.cgroup_id);
+            creators.add(c);
+            metrics.add("nfsleuth_conntrack_created_total", {netns_label(enrich.netns_name(c.netns), c.netns)},
+                        static_cast<double>(c.count));
+        }
+        auto now = std::chrono::steady_clock::now();
+        if (now - last_rotation >= window) {
+            creators.rotate();
+            last_rotation = now;
+        }
+        read_conntrack_fill(namespaces);
+        std::vector<FillSample> fills;
+        std::vector<MetricsRegistry::Sample> entries, limits;
+        for (const auto& ns : namespaces) {
+            if (!ns.ct_count || !ns.ct_max) continue;
+            auto inode = static_cast<uint32_t>(ns.inode);
+            fills.push_back({inode, ns.name, *ns.ct_count, *ns.ct_max});
+            entries.push_back({{ns.name}, static_cast<double>(*ns.ct_count)});
+            limits.push_back({{ns.name}, static_cast<double>(*ns.ct_max)});
+        }
+        metrics.replace_gauges("nfsleuth_conntrack_entries", std::move(entries));
+        metrics.replace_gauges("nfsleuth_conntrack_max", std::move(limits));
+        const std::string ts = clock.rfc3339(BootClock::boot_now_ns());
+        for (const auto& change : pressure.observe(fills, now)) {
+            auto top = creators.top(change.sample.netns, 5);
+            if (change.state == PressureChange::State::high)
+                metrics.add("nfsleuth_conntrack_pressure_events_total", {change.sample.name});
+            emit(to_json(change, top, w.threshold_percent, ts, creations.method()),
+                 to_human_line(change, top, w.threshold_percent, ts));
+        }
+    };
+
+    auto flush = [&] {
+        std::cout.flush();
+        if (!journal) return;
+        if (!journal->flush() || !journal->sync_if_due(std::chrono::steady_clock::now()))
+            std::cerr << "nfsleuth: warning: journal: " << journal->last_error() << "\n";
+    };
+
+    EventLoop loop(options.duration());
+    if (modules) loop.watch(modules->epoll_fd(), [&] {
+        modules->drain();
+        flush();
+    });
+    loop.watch(drops.epoll_fd(), [&] {
+        drops.drain();
+        flush();
+    });
+    if (creations.epoll_fd() >= 0) loop.watch(creations.epoll_fd(), [&] { creations.drain(); });
+    if (journal) loop.on_hangup([&] {
+        if (!journal->reopen()) std::cerr << "nfsleuth: warning: journal: " << journal->last_error() << "\n";
+    });
+    // Threads inherit the signal mask: the server's starts once the loop
+    // has blocked the signals it takes through its signalfd.
+    if (server) server->start();
+    loop.every(std::chrono::milliseconds(static_cast<int64_t>(drop_options.interval_s * 1000)), [&] {
+        drops.drain();
+        drops.sweep();
+        sample();
+        update_accounting();
+        if (bpf_stats) update_bpf_stats();
+        flush();
+    });
+    sample();  // the first fill sample and namespace subscriptions now, not an interval later
+
+    std::string banner = drops.hooks().banner("conntrack drops", drops.backend(), true);
+    banner += "; creations: " + creations.method() + " (" + creations.hooks().describe() + ")";
+    if (modules) banner += "; module events: " + modules->hooks().describe();
+    banner += modules_note;
+    if (server) banner += "; metrics: http://" + server->address() + "/metrics";
+    if (journal) banner += "; journal: " + journal->path();
+    banner += "; capabilities kept: " + capability_names(kept);
+    if (!options.duration_s) banner += "; Ctrl-C to stop";
+    std::cerr << banner << std::endl;
+
+    loop.run();
+    // Detach first so the counts stop moving, then collect what is left.
+    drops.detach();
+    creations.detach();
+    if (modules) {
+        modules->detach();
+        modules->drain();
+    }
+    drops.drain();
+    drops.sweep();
+    update_accounting();
+
+    DropAccounting d = drops.accounting();
+    CreationAccounting c = creations.accounting();
+    auto fill = namespace_fill(drop_summary.namespaces(), drops.start_drops());
+    ojson summary;
+    summary["type"] = "summary";
+    summary["command"] = "watch";
+    summary["drops"] = drop_summary.to_json(fill, d);
+    summary["drops"]["malformed_records"] = drops.malformed();
+    summary["drops"]["folded"] = d.reported - std::min(d.reported, first_drop_records);
+    if (modules) {
+        ModuleAccounting m = modules->accounting();
+        ojson ms = module_summary.to_json();
+        ms["events_seen"] = m.seen;
+        ms["events_delivered"] = m.delivered;
+        ms["events_lost"] = m.lost;
+        ms["decode_errors"] = m.malformed;
+        summary["modules"] = std::move(ms);
+    } else {
+        summary["modules"] = nullptr;
+    }
+    summary["creations"] = {{"method", creations.method()},   {"seen", c.seen},
+                            {"reported", c.reported},          {"attributed", c.attributed},
+                            {"lost", c.lost},                  {"unaggregated", c.unaggregated}};
+    if (journal) {
+        journal->flush();
+        const JournalStats& js = journal->stats();
+        summary["journal"] = {{"path", journal->path()}, {"lines", js.lines}, {"rotations", js.rotations},
+                              {"lines_lost", js.lines_lost}, {"write_errors", js.write_errors}};
+    }
+    std::string human;
+    if (!options.json) {
+        human = "\n";
+        for (const auto& line : drop_summary.human_lines(fill, d)) human += line + "\n";
+        if (modules) {
+            ModuleAccounting m = modules->accounting();
+            human += "Module loads by trigger:\n";
+            auto lines = module_summary.human_lines();
+            if (lines.empty()) human += "  (none)\n";
+            for (const auto& l : lines) human += "  " + l + "\n";
+            human += "Module events: " + std::to_string(m.seen) + " seen, " + std::to_string(m.delivered) +
+                     " delivered, " + std::to_string(m.lost) + " lost (ring buffer full)\n";
+        }
+        human += "Conntrack creations (" + creations.method() + "): " + std::to_string(c.seen) + " seen, " +
+                 std::to_string(c.reported) + " reported, " + std::to_string(c.attributed) +
+                 " from a process, " + std::to_string(c.lost) + " lost";
+        if (journal)
+            human += "\nJournal " + journal->path() + ": " + std::to_string(journal->stats().lines) + " lines, " +
+                     std::to_string(journal->stats().rotations) + " rotations, " +
+                     std::to_string(journal->stats().lines_lost) + " lost";
+    }
+    if (journal) {
+        journal->append(json_line(summary));
+        journal->flush();
+    }
+    std::cout << (options.json ? json_line(summary) : human) << std::endl;
+    return ExitCode::ok;
+}
+
+}  // namespace nfsleuth
