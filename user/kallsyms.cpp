@@ -1,41 +1,70 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include "kallsyms.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <array>
+#include <cerrno>
 #include <cstdio>
-#include <fstream>
 #include <optional>
 #include <sstream>
 
 namespace nfsleuth {
 
+void KernelSymbols::add_line(std::string_view line) {
+    std::istringstream fields{std::string(line)};
+    std::string addr_hex, type, name;
+    if (!(fields >> addr_hex >> type >> name)) return;
+    if (type != "t" && type != "T") return;
+    uint64_t addr = 0;
+    try {
+        addr = std::stoull(addr_hex, nullptr, 16);
+    } catch (const std::exception&) {
+        return;
+    }
+    if (addr == 0) return;  // hidden by kptr_restrict
+    symbols_.push_back({addr, std::move(name)});
+}
+
+void KernelSymbols::sort() {
+    std::sort(symbols_.begin(), symbols_.end(), [](const Symbol& a, const Symbol& b) { return a.addr < b.addr; });
+}
+
 KernelSymbols KernelSymbols::parse(std::istream& in) {
     KernelSymbols ks;
     std::string line;
-    while (std::getline(in, line)) {
-        std::istringstream fields(line);
-        std::string addr_hex, type, name;
-        if (!(fields >> addr_hex >> type >> name)) continue;
-        if (type != "t" && type != "T") continue;
-        uint64_t addr = 0;
-        try {
-            addr = std::stoull(addr_hex, nullptr, 16);
-        } catch (const std::exception&) {
-            continue;
-        }
-        if (addr == 0) continue;  // hidden by kptr_restrict
-        ks.symbols_.push_back({addr, std::move(name)});
-    }
-    std::sort(ks.symbols_.begin(), ks.symbols_.end(),
-              [](const Symbol& a, const Symbol& b) { return a.addr < b.addr; });
+    while (std::getline(in, line)) ks.add_line(line);
+    ks.sort();
     return ks;
 }
 
-KernelSymbols KernelSymbols::load_running_kernel() {
-    std::ifstream in("/proc/kallsyms");
-    if (!in) return {};
-    return parse(in);
+KernelSymbols KernelSymbols::read(int fd) {
+    KernelSymbols ks;
+    if (::lseek(fd, 0, SEEK_SET) < 0) return ks;
+    std::string pending;
+    char chunk[65536];
+    for (;;) {
+        ssize_t n = ::read(fd, chunk, sizeof chunk);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        pending.append(chunk, static_cast<std::size_t>(n));
+        std::size_t start = 0;
+        for (std::size_t nl; (nl = pending.find('\n', start)) != std::string::npos; start = nl + 1)
+            ks.add_line(std::string_view(pending).substr(start, nl - start));
+        pending.erase(0, start);
+    }
+    if (!pending.empty()) ks.add_line(pending);
+    ks.sort();
+    return ks;
+}
+
+RunningKernelSymbols::RunningKernelSymbols() : kallsyms_(::open("/proc/kallsyms", O_RDONLY | O_CLOEXEC)) {}
+
+std::string RunningKernelSymbols::resolve(uint64_t addr) {
+    if (!symbols_) symbols_ = kallsyms_ ? KernelSymbols::read(kallsyms_.get()) : KernelSymbols{};
+    return symbols_->resolve(addr);
 }
 
 std::string KernelSymbols::resolve(uint64_t addr) const {

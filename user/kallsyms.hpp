@@ -4,7 +4,10 @@
 #include <istream>
 #include <string>
 #include <string_view>
+#include <optional>
 #include <vector>
+
+#include "unique_fd.hpp"
 
 namespace nfsleuth {
 
@@ -13,19 +16,36 @@ class KernelSymbols {
 public:
     // Parses kallsyms text; keeps only text (t/T) symbols.
     static KernelSymbols parse(std::istream& in);
-    // Reads /proc/kallsyms; empty (every lookup returns the raw address) when
-    // it cannot be read or its addresses are hidden by kptr_restrict.
-    static KernelSymbols load_running_kernel();
+    // Reads kallsyms text from fd, from its start.
+    static KernelSymbols read(int fd);
 
     std::string resolve(uint64_t addr) const;
     bool empty() const { return symbols_.empty(); }
 
 private:
+    void add_line(std::string_view line);
+    void sort();
+
     struct Symbol {
         uint64_t addr;
         std::string name;
     };
     std::vector<Symbol> symbols_;
+};
+
+// The running kernel's symbols, parsed at the first lookup (about 100 ms)
+// from a /proc/kallsyms opened at construction. The kernel decides at open
+// whether the reader may see addresses (CAP_SYSLOG), so stacks still resolve
+// after a daemon has given its capabilities up. Without access, or with
+// addresses hidden by kptr_restrict, lookups return the raw address.
+class RunningKernelSymbols {
+public:
+    RunningKernelSymbols();
+    std::string resolve(uint64_t addr);
+
+private:
+    UniqueFd kallsyms_;
+    std::optional<KernelSymbols> symbols_;
 };
 
 // Names the system call a kernel stack (innermost frame first) came through,

@@ -70,8 +70,7 @@ void ModuleSource::on_record(const void* data, std::size_t size) {
     ModuleRecord r;
     r.trigger = correlator_.observe(*ev);
     if (!ev->kstack.empty()) {
-        if (!symbols_) symbols_ = KernelSymbols::load_running_kernel();
-        for (uint64_t addr : ev->kstack) r.kstack.push_back(symbols_->resolve(addr));
+        for (uint64_t addr : ev->kstack) r.kstack.push_back(symbols_.resolve(addr));
     }
     r.cgroup_path = cgroups_.lookup(ev->proc.cgroup_id);
     r.ts = clock_.rfc3339(ev->ts_boot_ns);

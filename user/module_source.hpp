@@ -50,7 +50,7 @@ private:
     Sink sink_;
     BootClock clock_;
     CgroupPaths cgroups_;
-    std::optional<KernelSymbols> symbols_;  // loaded at the first stack: costs ~100 ms
+    RunningKernelSymbols symbols_;
     ModuleCorrelator correlator_;
     uint64_t delivered_ = 0;
     uint64_t malformed_ = 0;

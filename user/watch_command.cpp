@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <initializer_list>
 #include <iostream>
 #include <memory>
 
@@ -169,33 +170,30 @@ ExitCode run_watch(const CommonOptions& options, const DropOptions& drop_options
     auto last_rotation = std::chrono::steady_clock::now();
     const auto window = std::chrono::milliseconds(static_cast<int64_t>(w.window_s * 1000));
 
+    // One source's accounting: events seen, delivered, and lost by reason.
+    auto account = [&](const std::string& source, uint64_t seen, uint64_t delivered,
+                       std::initializer_list<std::pair<std::string, uint64_t>> lost) {
+        metrics.set_counter("nfsleuth_events_seen_total", {source}, static_cast<double>(seen));
+        metrics.set_counter("nfsleuth_events_delivered_total", {source}, static_cast<double>(delivered));
+        for (const auto& [reason, count] : lost)
+            metrics.set_counter("nfsleuth_events_lost_total", {source, reason}, static_cast<double>(count));
+    };
     auto update_accounting = [&] {
         DropAccounting d = drops.accounting();
-        metrics.set_counter("nfsleuth_events_seen_total", {"drops"}, static_cast<double>(d.seen));
-        metrics.set_counter("nfsleuth_events_delivered_total", {"drops"}, static_cast<double>(d.reported));
-        metrics.set_counter("nfsleuth_events_lost_total", {"drops", "ring_buffer_full"},
-                            static_cast<double>(d.lost_records));
-        metrics.set_counter("nfsleuth_events_lost_total", {"drops", "no_aggregate"},
-                            static_cast<double>(d.unaggregated));
-        metrics.set_counter("nfsleuth_events_lost_total", {"drops", "malformed"},
-                            static_cast<double>(drops.malformed()));
+        account("drops", d.seen, d.reported,
+                {{"ring_buffer_full", d.lost_records}, {"no_aggregate", d.unaggregated}, {"malformed", drops.malformed()}});
         metrics.set_counter("nfsleuth_drops_folded_total", {},
                             static_cast<double>(d.reported - std::min(d.reported, first_drop_records)));
         if (modules) {
             ModuleAccounting m = modules->accounting();
-            metrics.set_counter("nfsleuth_events_seen_total", {"modules"}, static_cast<double>(m.seen));
-            metrics.set_counter("nfsleuth_events_delivered_total", {"modules"}, static_cast<double>(m.delivered));
-            metrics.set_counter("nfsleuth_events_lost_total", {"modules", "ring_buffer_full"},
-                                static_cast<double>(m.lost));
-            metrics.set_counter("nfsleuth_events_lost_total", {"modules", "malformed"},
-                                static_cast<double>(m.malformed));
+            account("modules", m.seen, m.delivered, {{"ring_buffer_full", m.lost}, {"malformed", m.malformed}});
         }
         CreationAccounting c = creations.accounting();
-        metrics.set_counter("nfsleuth_events_seen_total", {"creations"}, static_cast<double>(c.seen));
-        metrics.set_counter("nfsleuth_events_delivered_total", {"creations"}, static_cast<double>(c.reported));
-        metrics.set_counter("nfsleuth_events_lost_total",
-                            {"creations", creations.uses_netlink() ? "netlink_overrun" : "no_aggregate"},
-                            static_cast<double>(creations.uses_netlink() ? c.lost : c.unaggregated));
+        if (creations.uses_netlink()) {
+            account("creations", c.seen, c.reported, {{"netlink_overrun", c.lost}});
+        } else {
+            account("creations", c.seen, c.reported, {{"no_aggregate", c.unaggregated}});
+        }
     };
 
     auto update_bpf_stats = [&] {

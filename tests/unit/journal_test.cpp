@@ -81,6 +81,15 @@ protected:
         o.fsync_interval = 1h;  // syncs only where a test asks for them
         return o;
     }
+    // Lines 0..9 through a 20-byte journal keeping two: lines 8-9 in the
+    // file, 6-7 and 4-5 in its rotations, after four rotations.
+    void expect_last_six_lines_in_three_files(const Journal& j) const {
+        EXPECT_EQ(read_file(path_), numbered(8, 10));
+        EXPECT_EQ(read_file(path_ + ".1"), numbered(6, 8));
+        EXPECT_EQ(read_file(path_ + ".2"), numbered(4, 6));
+        EXPECT_FALSE(fs::exists(path_ + ".3"));
+        EXPECT_EQ(j.stats().rotations, 4u);
+    }
     std::string dir_;
     std::string path_;
 };
@@ -199,11 +208,7 @@ TEST_F(JournalTest, RotatesAtMaxBytesKeepingTwo) {
         j.append("line " + std::to_string(i));
         ASSERT_TRUE(j.flush());
     }
-    EXPECT_EQ(read_file(path_), numbered(8, 10));
-    EXPECT_EQ(read_file(path_ + ".1"), numbered(6, 8));
-    EXPECT_EQ(read_file(path_ + ".2"), numbered(4, 6));
-    EXPECT_FALSE(fs::exists(path_ + ".3"));
-    EXPECT_EQ(j.stats().rotations, 4u);
+    expect_last_six_lines_in_three_files(j);
     EXPECT_EQ(j.stats().lines, 10u);
 }
 
@@ -211,11 +216,7 @@ TEST_F(JournalTest, OneLargeFlushIsSplitAtLineBoundariesAcrossRotations) {
     Journal j(options(20, 2));
     for (int i = 0; i < 10; ++i) j.append("line " + std::to_string(i));
     ASSERT_TRUE(j.flush());
-    EXPECT_EQ(read_file(path_), numbered(8, 10));
-    EXPECT_EQ(read_file(path_ + ".1"), numbered(6, 8));
-    EXPECT_EQ(read_file(path_ + ".2"), numbered(4, 6));
-    EXPECT_FALSE(fs::exists(path_ + ".3"));
-    EXPECT_EQ(j.stats().rotations, 4u);
+    expect_last_six_lines_in_three_files(j);
 }
 
 TEST_F(JournalTest, RotationCountsAnExistingFile) {

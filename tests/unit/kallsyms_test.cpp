@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -150,6 +151,35 @@ TEST(SyscallFromStack, NoSyscallFrame) {
     EXPECT_EQ(syscall_from_stack({"0xffffffff81000000", "0xffffffff81000010"}), "");
     // "__sys_" without the entry code around it may be a truncated stack: no guess.
     EXPECT_EQ(syscall_from_stack({"__sys_socket+0x6c"}), "");
+}
+
+// read() takes the file from its start, whatever was read before, and
+// handles lines split across its read chunks and a last line without newline.
+TEST(KernelSymbols, ReadsAFileDescriptorFromItsStart) {
+    std::string text;
+    for (int i = 0; i < 5000; ++i) {
+        char line[64];
+        std::snprintf(line, sizeof line, "ffffffff81%06x T function_%d\n", i * 0x100, i);
+        text += line;
+    }
+    text += "ffffffff82000000 T last_without_newline";
+    FILE* file = std::tmpfile();
+    ASSERT_NE(file, nullptr);
+    ASSERT_EQ(std::fwrite(text.data(), 1, text.size(), file), text.size());
+    std::fflush(file);  // the descriptor's offset is now at the end
+
+    const KernelSymbols ks = KernelSymbols::read(fileno(file));
+    EXPECT_EQ(ks.resolve(0xffffffff81000010), "function_0+0x10");
+    EXPECT_EQ(ks.resolve(0xffffffff81123456), "function_4660+0x56");
+    EXPECT_EQ(ks.resolve(0xffffffff8112ffff), "function_4863+0xff");
+    EXPECT_EQ(ks.resolve(0xffffffff82000001), "last_without_newline+0x1");
+    std::fclose(file);
+}
+
+TEST(KernelSymbols, UnreadableDescriptorGivesRawAddresses) {
+    const KernelSymbols ks = KernelSymbols::read(-1);
+    EXPECT_TRUE(ks.empty());
+    EXPECT_EQ(ks.resolve(0xffffffff81001000), "0xffffffff81001000");
 }
 
 }  // namespace

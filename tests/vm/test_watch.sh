@@ -19,3 +19,23 @@ for backend in fentry kprobe; do
   grep -q "module events: module_request=" "$WORK/watch-$backend.log" || fail "module events traced by watch"
   pass "watch with $backend: module events traced too"
 done
+
+# Module events in the daemon: stacks still resolve to symbols after watch
+# has given CAP_SYSLOG up (Debian's perf_event_paranoid hides kallsyms
+# addresses from readers without it).
+start_nfsleuth modules watch --json --interval 0.5
+grep -q "capabilities kept: " "$WORK/modules.err" || fail "watch names the capabilities it kept"
+grep -q "cap_syslog" "$WORK/modules.err" && fail "watch kept cap_syslog"
+iptables-legacy -t nat -L >/dev/null
+deadline=$((SECONDS + 20))
+until grep -q '"type":"module_load".*"module":"iptable_nat"' "$WORK/modules.out"; do
+  ((SECONDS < deadline)) || { cat "$WORK/modules.out"; fail "no iptable_nat load within 20 s"; }
+  sleep 0.2
+done
+stop_nfsleuth "$NFSLEUTH_BG_PID" || fail "watch exit status"
+req=$(jqf "$WORK/modules.out" 'select(.type=="module_request" and .module=="iptable_nat")' | head -1)
+[[ -n $req ]] || fail "watch reported the request for iptable_nat"
+jq -e '.kstack | length > 3 and all(startswith("0x") | not)' <<<"$req" >/dev/null ||
+  fail "request stack resolved to symbols: $(jq -c .kstack <<<"$req")"
+pass "watch: the request's stack resolves to symbols after the capability drop"
+assert_eq '"iptables-legacy -t nat -L"' "$(jq -c .cmdline <<<"$req")" "watch: requester command line"
