@@ -2,6 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # Installs everything nfsleuth needs to build, run and test, from Debian 12
 # packages only. Does nothing (and needs no network) when all are present.
+# --bench adds the tools the benchmarks compare nfsleuth with.
 set -euo pipefail
 
 packages=(
@@ -18,6 +19,12 @@ packages=(
   # VM lab: a Debian distro kernel under qemu
   qemu-system-x86 busybox-static cpio
 )
+if [[ ${1:-} == --bench ]]; then
+  packages+=(bpftrace linux-perf dropwatch conntrack)
+elif [[ -n ${1:-} ]]; then
+  echo "usage: $0 [--bench]" >&2
+  exit 2
+fi
 
 missing=()
 for p in "${packages[@]}"; do
