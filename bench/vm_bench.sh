@@ -108,10 +108,12 @@ for line in open(sys.argv[1]):
         lat.append((float(arrived) - ts) * 1000)
 if len(lat) != int(sys.argv[2]):
     sys.exit(f"expected {sys.argv[2]} module_request events, got {len(lat)}")
+first = lat[0]
 lat.sort()
 print(json.dumps({"type": "module_latency", "events": len(lat),
                   "median_ms": round(statistics.median(lat), 2),
-                  "p90_ms": round(lat[int(len(lat) * 0.9) - 1], 2), "max_ms": round(lat[-1], 2)}))
+                  "p90_ms": round(lat[int(len(lat) * 0.9) - 1], 2), "max_ms": round(lat[-1], 2),
+                  "first_ms": round(first, 2), "all_ms": [round(v, 2) for v in lat]}))
 PY
 tail -1 "$RESULTS"
 

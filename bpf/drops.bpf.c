@@ -288,21 +288,32 @@ static __always_inline void attribute_sender(struct sock *sk, struct nfs_drop_or
 	__builtin_memcpy(origin->comm, owner.comm, sizeof(origin->comm));
 }
 
-static __always_inline void record_drop(struct nfs_drop_key *key, struct nfs_drop_origin *origin)
+/* Counts a drop into its flow's aggregate; false when the flow has none
+ * yet. Most drops of a storm end here, before anything about their origin
+ * (interfaces, sender) is read. */
+static __always_inline bool count_into_aggregate(struct nfs_drop_key *key)
 {
-	struct nfs_drop_value *v = bpf_map_lookup_elem(&drop_aggregates, key);
-	__u64 now = bpf_ktime_get_boot_ns();
-	struct nfs_drop_event *ev;
-	__u32 zero = 0;
+	struct nfs_drop_value *v;
 
 	nfs_count(&drop_counters, NFS_DROP_CNT_SEEN);
 	if (key->cause < NFS_CAUSE_MAX)
 		nfs_count(&drop_counters, NFS_DROP_CNT_CAUSE_BASE + key->cause);
-	if (v) {
-		__sync_fetch_and_add(&v->count, 1);
-		v->last_ns = now;
-		return;
-	}
+	v = bpf_map_lookup_elem(&drop_aggregates, key);
+	if (!v)
+		return false;
+	__sync_fetch_and_add(&v->count, 1);
+	v->last_ns = bpf_ktime_get_boot_ns();
+	return true;
+}
+
+/* A flow's first drop: its aggregate, and a record for userspace. */
+static __always_inline void record_first_drop(struct nfs_drop_key *key, struct nfs_drop_origin *origin)
+{
+	__u64 now = bpf_ktime_get_boot_ns();
+	struct nfs_drop_event *ev;
+	struct nfs_drop_value *v;
+	__u32 zero = 0;
+
 	v = bpf_map_lookup_elem(&drop_scratch, &zero);
 	if (!v)
 		return;
@@ -625,6 +636,8 @@ static __always_inline int on_netfilter_drop(struct sk_buff *skb)
 		key.cause = classify(net, key.netns_ino, ct != NULL);
 		key.hook = guess_hook(key.cause, iif);
 	}
+	if (count_into_aggregate(&key))
+		return 0;
 
 	if (iif) {
 		origin.in_ifindex = iif;
@@ -639,7 +652,7 @@ static __always_inline int on_netfilter_drop(struct sk_buff *skb)
 		origin.out_ifindex = BPF_CORE_READ(out_dev, ifindex);
 		BPF_CORE_READ_STR_INTO(&origin.out_if, out_dev, name);
 	}
-	record_drop(&key, &origin);
+	record_first_drop(&key, &origin);
 	return 0;
 }
 
@@ -746,7 +759,8 @@ static __always_inline void on_ct_delete(struct nf_conn *ct)
 		__builtin_memset(&key.flow.saddr[4], 0, 12);
 		__builtin_memset(&key.flow.daddr[4], 0, 12);
 	}
-	record_drop(&key, &origin);
+	if (!count_into_aggregate(&key))
+		record_first_drop(&key, &origin);
 }
 
 /* fentry/fexit twins (BTF trampolines: arguments at exit too). */

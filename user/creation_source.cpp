@@ -162,7 +162,6 @@ const HookSelection& CreationSource::hooks() const { return impl_->hooks; }
 
 bool CreationSource::uses_netlink() const { return impl_->netlink != nullptr; }
 
-int CreationSource::epoll_fd() const { return impl_->netlink ? impl_->netlink->epoll_fd() : -1; }
 
 void CreationSource::drain() {
     if (!impl_->netlink) return;

@@ -37,8 +37,7 @@ public:
     // "allocation (fentry)", "allocation (kprobe)" or "netlink".
     std::string method() const;
     const HookSelection& hooks() const;
-    // Readable when netlink events wait; -1 on the allocation path.
-    int epoll_fd() const;
+    // Reads the netlink events that wait (the allocation path needs none).
     void drain();
     // Follows namespaces as they come and go (netlink path only).
     void refresh(const std::vector<NetnsInfo>& namespaces);
