@@ -8,7 +8,9 @@
 #  - the module event path: time from request_module() (the event's
 #    kernel timestamp) to the line read from `nfsleuth modules --json`;
 #  - the cost of capturing argv, ancestry and stack: nfsleuth's
-#    module_request program against a bpftrace program that only counts.
+#    module_request program against a bpftrace program that only counts;
+#  - bench/host_bench.sh's side-by-side comparison (3 rounds), where
+#    dropwatch can run and nfsleuth counts creations at allocation.
 #
 #   bench/vm_bench.sh NFSLEUTH NFSL-TRAFFIC NFSL-CONNRATE OUT-DIR [VMLAB-CACHE]
 #
@@ -25,7 +27,9 @@ if [[ -z ${VMLAB:-} ]]; then
   [[ ${PIPESTATUS[0]} == 0 ]] || { echo "vm_bench: the VM run failed" >&2; exit 1; }
   results=$(sed -n 's/^vmlab: results in //p' "$out/vm.log" | tail -1)
   cp "$results/vm.jsonl" "$out/vm.jsonl"
+  cp "$results/side-by-side/host.jsonl" "$out/vm-side-by-side.jsonl"
   python3 "$BENCH_DIR/report.py" "$out/vm.jsonl" | tee "$out/vm.md"
+  python3 "$BENCH_DIR/report.py" "$out/vm-side-by-side.jsonl" | tee "$out/vm-side-by-side.md"
   exit 0
 fi
 
@@ -134,3 +138,10 @@ if command -v bpftrace >/dev/null; then
 else
   echo '{"type":"skipped","tracers":{"bpftrace (count only)":"bpftrace is not installed"}}' >>"$RESULTS"
 fi
+
+# --- the host's side-by-side benchmark on Debian's kernel --------------------------------
+# Here the drop monitor exists (dropwatch runs) and nfsleuth counts
+# creations at allocation instead of from netlink.
+modprobe drop_monitor 2>/dev/null || true
+BENCH_ROUNDS=${VM_BENCH_ROUNDS:-3} BENCH_START_TIMEOUT=300 \
+  bash "$BENCH_DIR/host_bench.sh" "$NFSLEUTH" "$TRAFFIC" "$CONNRATE" "$VMLAB_OUT/side-by-side"
