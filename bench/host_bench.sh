@@ -184,9 +184,11 @@ for t in nfsleuth bpftrace; do
     loaded_before=$(bpftool prog show -j | jq -c '[.[].id]')
     start_tracer "$t" "$ns"
     run_workload "$workload" >/dev/null
-    bpftool prog show -j | jq -c --argjson old "$loaded_before" --arg t "$t" --arg w "$workload" '
+    backend=tracepoint # bpftrace; nfsleuth names the backend it chose
+    [[ $t == nfsleuth ]] && backend=$(sed -n 's/^nfsleuth: tracing.*(backend \([a-z]*\).*/\1/p' "$WORK/$t.log" | head -1)
+    bpftool prog show -j | jq -c --argjson old "$loaded_before" --arg t "$t" --arg w "$workload" --arg b "$backend" '
       .[] | select(.id as $id | $old | index($id) | not) | select(.run_cnt > 0) |
-      {type: "bpf_cost", tracer: $t, workload: $w, backend: "tracepoint", program: .name, kind: .type,
+      {type: "bpf_cost", tracer: $t, workload: $w, backend: $b, program: .name, kind: .type,
        runs: .run_cnt, ns_per_run: ((.run_time_ns / .run_cnt) | floor)}' | tee -a "$RESULTS"
     stop_tracer
   done

@@ -166,6 +166,31 @@ ParseOutcome parse_command_line(int argc, const char* const* argv, std::ostream&
         "  nfsleuth watch -q --metrics 127.0.0.1:9836 --journal /var/log/nfsleuth/events.jsonl\n"
         "  nfsleuth watch --json --threshold 80 --duration 60");
 
+    auto* why = app.add_subcommand(
+        "why", "Explain why a module (nf_conntrack) is loaded or active, and how to get rid of it safely");
+    add_output_options(*why, inv.options);
+    why->add_option("MODULE", inv.why.module, "The module to explain, e.g. nf_conntrack")
+        ->required()
+        ->check(CLI::Validator(
+            [](const std::string& m) {
+                if (m.empty() || m.size() > 55 || m.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_-") !=
+                                                      std::string::npos)
+                    return std::string("not a module name");
+                return std::string();
+            },
+            "", ""));
+    why->add_option("--journal", inv.why.journal, "A `watch --journal` file: show how the modules were loaded, and by whom")
+        ->check(CLI::ExistingFile.description(""))
+        ->type_name("FILE");
+    why->footer(
+        "Reports what holds the module (holders and reference counts), the rules in each network namespace that\n"
+        "need conntrack (nftables, iptables-nft, iptables-legacy), how it was loaded (from a journal), and what to\n"
+        "do in order: the rules to remove, the unload sequence, the /etc/modprobe.d lines that keep it away, and\n"
+        "NOTRACK and sizing when it must stay. It changes nothing itself.\n"
+        "Examples:\n"
+        "  nfsleuth why nf_conntrack\n"
+        "  nfsleuth why nf_conntrack --journal /var/log/nfsleuth/events.jsonl --json");
+
     std::string names;
     bool known = false;
     for (const auto* sub : app.get_subcommands({})) {

@@ -42,11 +42,17 @@ struct WatchOptions {
     bool quiet = false;                        // no events on stdout
 };
 
+struct WhyOptions {
+    std::string module;                  // the module to explain, e.g. "nf_conntrack"
+    std::optional<std::string> journal;  // a `watch` journal to read its loads from
+};
+
 struct Invocation {
-    std::string command;  // "doctor", "modules", "drops", "watch"
+    std::string command;  // "doctor", "modules", "drops", "watch", "why"
     CommonOptions options;
     DropOptions drops;
     WatchOptions watch;
+    WhyOptions why;
 };
 
 // "64M" -> 67108864; plain bytes or a K/M/G suffix (powers of 1024).

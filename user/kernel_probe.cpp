@@ -111,6 +111,21 @@ bool KernelProbe::btf_has_func(const std::string& name) {
     return false;
 }
 
+std::optional<uint64_t> KernelProbe::struct_size(const std::string& name) {
+    if (!btf_) return std::nullopt;
+    auto size_in = [&](const btf* b) -> std::optional<uint64_t> {
+        int id = btf__find_by_name_kind(b, name.c_str(), BTF_KIND_STRUCT);
+        if (id <= 0) return std::nullopt;
+        long long size = btf__resolve_size(b, id);
+        return size > 0 ? std::optional<uint64_t>(static_cast<uint64_t>(size)) : std::nullopt;
+    };
+    if (auto size = size_in(btf_)) return size;
+    if (!module_btfs_) load_module_btfs();
+    for (btf* b : *module_btfs_)
+        if (auto size = size_in(b)) return size;
+    return std::nullopt;
+}
+
 bool KernelProbe::btf_has_typedef(const std::string& name) const {
     return btf_ && btf__find_by_name_kind(btf_, name.c_str(), BTF_KIND_TYPEDEF) > 0;
 }

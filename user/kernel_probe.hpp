@@ -47,6 +47,8 @@ public:
 
     const std::optional<std::string>& btf_path() const { return btf_path_; }
     bool has_btf() const { return btf_ != nullptr; }
+    // Size of `struct NAME` from the kernel's BTF or its modules' BTF.
+    std::optional<uint64_t> struct_size(const std::string& name);
     const btf* kernel_btf() const { return btf_; }
     std::string btf_source() const;
     // In the kernel's BTF or a loaded module's (fentry can attach to both).

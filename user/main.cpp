@@ -8,6 +8,7 @@
 #include "error.hpp"
 #include "modules_command.hpp"
 #include "watch_command.hpp"
+#include "why_command.hpp"
 
 int main(int argc, char** argv) {
     using namespace nfsleuth;
@@ -19,6 +20,7 @@ int main(int argc, char** argv) {
         ExitCode code = inv.command == "doctor"  ? run_doctor(inv.options)
                         : inv.command == "drops" ? run_drops(inv.options, inv.drops)
                         : inv.command == "watch" ? run_watch(inv.options, inv.drops, inv.watch)
+                        : inv.command == "why"   ? run_why(inv.options, inv.why)
                                                  : run_modules(inv.options);
         return static_cast<int>(code);
     } catch (const Failure& f) {

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 // Network namespaces visible from here, and their conntrack table fill.
 #pragma once
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -29,6 +30,16 @@ void read_conntrack_fill(std::vector<NetnsInfo>& namespaces);
 // to; setns() moves only that thread, the caller never leaves its own.
 // Returns false (fn not run) if the namespace cannot be entered.
 bool run_in_netns(const std::string& netns_path, const std::function<void()>& fn);
+
+// Runs the program at `program` (an absolute path) with argv inside the
+// namespace `netns_path` refers to and returns its standard output, or
+// nullopt when it could not run, failed, or outlived `timeout` (it is
+// killed). `required_path`, when not empty, must exist inside the
+// namespace or the program is not run: it keeps tools from making the
+// kernel autoload what they would look at.
+std::optional<std::string> output_in_netns(const std::string& netns_path, const std::string& program,
+                                           const std::vector<std::string>& argv, const std::string& required_path,
+                                           std::chrono::milliseconds timeout);
 
 // Reads one unsigned number from a file ("/proc/sys/..."), nullopt if absent.
 std::optional<uint64_t> read_number_file(const std::string& path);

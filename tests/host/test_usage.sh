@@ -14,7 +14,7 @@ check_usage_error() { # expected-message args...
 
 check_usage_error "A subcommand is required"
 check_usage_error "not expected: --bogus" modules --bogus
-check_usage_error "unknown command 'frobnicate' (commands: doctor, modules, drops, watch)" frobnicate
+check_usage_error "unknown command 'frobnicate' (commands: doctor, modules, drops, watch, why)" frobnicate
 check_usage_error "--duration: must be a number of seconds from 0.001" modules --duration 0
 check_usage_error "--duration: must be a number of seconds from 0.001" modules --duration -3
 check_usage_error "--duration: must be a number of seconds from 0.001" modules --duration soon
