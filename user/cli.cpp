@@ -179,14 +179,18 @@ ParseOutcome parse_command_line(int argc, const char* const* argv, std::ostream&
                 return std::string();
             },
             "", ""));
-    why->add_option("--journal", inv.why.journal, "A `watch --journal` file: show how the modules were loaded, and by whom")
+    why->add_option("--journal", inv.why.journal,
+                    "A `watch --journal` file (its rotated FILE.N too): how the modules were loaded and where conntrack "
+                    "was switched on, and by whom. Default: /var/log/nfsleuth/events.jsonl when it exists (the "
+                    "packaged daemon's)")
         ->check(CLI::ExistingFile.description(""))
         ->type_name("FILE");
     why->footer(
         "Reports what holds the module (holders and reference counts), the rules in each network namespace that\n"
-        "need conntrack (nftables, iptables-nft, iptables-legacy), how it was loaded (from a journal), and what to\n"
-        "do in order: the rules to remove, the unload sequence, the /etc/modprobe.d lines that keep it away, and\n"
-        "NOTRACK and sizing when it must stay. It changes nothing itself.\n"
+        "need conntrack (nftables, iptables-nft, iptables-legacy), how it was loaded and where conntrack was\n"
+        "switched on and by whom (from a journal), and what to do in order: the rules to remove, the unload\n"
+        "sequence, the /etc/modprobe.d lines that keep it away, and NOTRACK and sizing when it must stay.\n"
+        "It changes nothing itself.\n"
         "Examples:\n"
         "  nfsleuth why nf_conntrack\n"
         "  nfsleuth why nf_conntrack --journal /var/log/nfsleuth/events.jsonl --json");

@@ -162,6 +162,7 @@ const HookSelection& CreationSource::hooks() const { return impl_->hooks; }
 
 bool CreationSource::uses_netlink() const { return impl_->netlink != nullptr; }
 
+bool CreationSource::waiting_for_module() const { return impl_->netlink && impl_->netlink->waiting_for_module(); }
 
 void CreationSource::drain() {
     if (!impl_->netlink) return;

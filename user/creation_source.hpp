@@ -47,6 +47,8 @@ public:
     void detach();
     // Whether following new namespaces needs CAP_NET_ADMIN.
     bool uses_netlink() const;
+    // Netlink: nf_conntrack_netlink is not loaded yet, so nothing is read.
+    bool waiting_for_module() const;
 
 private:
     struct Impl;

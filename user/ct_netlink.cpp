@@ -18,6 +18,7 @@
 
 #include "bpf_support.hpp"
 #include "error.hpp"
+#include "kernel_probe.hpp"
 
 namespace nfsleuth {
 
@@ -275,6 +276,10 @@ CtEventSources::CtEventSources() : epoll_(::epoll_create1(EPOLL_CLOEXEC)) {
 }
 
 void CtEventSources::refresh(const std::vector<NetnsInfo>& current) {
+    // Subscribing makes the kernel load nf_conntrack_netlink, and with it
+    // nf_conntrack: wait until something else has loaded them.
+    waiting_for_module_ = !module_available("nf_conntrack_netlink");
+    if (waiting_for_module_) return;
     std::set<uint64_t> listed;
     for (const auto& ns : current) listed.insert(ns.inode);
 

@@ -97,7 +97,9 @@ public:
     // counted once each; but at the first refresh a failure for the first
     // namespace listed (the initial one, see list_network_namespaces) throws
     // Failure, since then nothing at all would be watched.
+    // Does nothing while nf_conntrack_netlink is neither loaded nor built in.
     void refresh(const std::vector<NetnsInfo>& current);
+    bool waiting_for_module() const { return waiting_for_module_; }
 
     // Drains every readable subscription; returns the number of creations.
     std::size_t drain_all(const std::function<void(const CtCreation&)>& on_new);
@@ -124,6 +126,7 @@ private:
     uint64_t unreachable_ = 0;
     uint64_t refused_ = 0;
     bool refreshed_ = false;
+    bool waiting_for_module_ = false;
 };
 
 }  // namespace nfsleuth

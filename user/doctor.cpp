@@ -69,6 +69,7 @@ ExitCode run_doctor(const CommonOptions& options) {
         std::vector<HookSpec> all_hooks = module_hooks();
         all_hooks.insert(all_hooks.end(), drop_hooks().begin(), drop_hooks().end());
         all_hooks.insert(all_hooks.end(), drop_cause_hooks().begin(), drop_cause_hooks().end());
+        all_hooks.insert(all_hooks.end(), activation_hooks().begin(), activation_hooks().end());
         for (const auto& spec : all_hooks) {
             HookPlan plan = plan_hook(spec, probe, std::nullopt);
             nlohmann::ordered_json h = {{"hook", spec.name}, {"purpose", spec.purpose}, {"required", spec.required}};

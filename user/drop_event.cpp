@@ -6,6 +6,7 @@
 
 #include <cstring>
 
+#include "ring_record.hpp"
 #include "text.hpp"
 
 namespace nfsleuth {
@@ -135,9 +136,9 @@ DropKey decode_key(const nfs_drop_key& raw) {
 }
 
 std::optional<FirstDrop> decode_first_drop(const void* data, std::size_t size) {
-    if (size != sizeof(nfs_drop_event)) return std::nullopt;
-    nfs_drop_event raw;
-    std::memcpy(&raw, data, sizeof raw);
+    auto record = ring_record_as<nfs_drop_event>(data, size);
+    if (!record) return std::nullopt;
+    const nfs_drop_event& raw = *record;
     FirstDrop d;
     d.ts_boot_ns = raw.ts_boot_ns;
     d.raw_key = raw.key;

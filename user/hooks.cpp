@@ -85,6 +85,17 @@ std::optional<Backend> choose_cause_backend(KernelProbe& probe, std::optional<Ba
     return std::nullopt;
 }
 
+const std::vector<HookSpec>& activation_hooks() {
+    static const std::vector<HookSpec> hooks = {
+        {"ct_activate", "conntrack activation per network namespace", true,
+         {{Flavor::fentry, "nf_register_net_hook", {"fentry_nf_register_net_hook"}},
+          {Flavor::kprobe, "nf_register_net_hook", {"kprobe_nf_register_net_hook"}},
+          {Flavor::tp_btf, "sock_send_length", {"btf_sock_send_length"}},
+          {Flavor::raw_tp, "sock_send_length", {"raw_sock_send_length"}}}},
+    };
+    return hooks;
+}
+
 const std::vector<HookSpec>& module_hooks() {
     // Module events exist only as tracepoints: the requested name is the
     // formatted argument of trace_module_request(), not a function argument.

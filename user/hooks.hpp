@@ -44,6 +44,10 @@ const std::vector<HookSpec>& drop_hooks();
 // together, all with one backend, or not at all.
 const std::vector<HookSpec>& drop_cause_hooks();
 
+// The moment conntrack becomes active in a namespace: its hook being
+// registered (fentry, kprobe), else nfnetlink sends (tracepoint).
+const std::vector<HookSpec>& activation_hooks();
+
 // The backend all cause hooks can use: fentry, else kprobe (only the forced
 // one when forced); nullopt when none can, or tracepoint is forced. Throws
 // Failure(unsupported) naming what is missing when a forced fentry or kprobe

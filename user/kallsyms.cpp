@@ -62,9 +62,19 @@ KernelSymbols KernelSymbols::read(int fd) {
 
 RunningKernelSymbols::RunningKernelSymbols() : kallsyms_(::open("/proc/kallsyms", O_RDONLY | O_CLOEXEC)) {}
 
-std::string RunningKernelSymbols::resolve(uint64_t addr) {
+const KernelSymbols& RunningKernelSymbols::symbols() {
     if (!symbols_) symbols_ = kallsyms_ ? KernelSymbols::read(kallsyms_.get()) : KernelSymbols{};
-    return symbols_->resolve(addr);
+    return *symbols_;
+}
+
+std::string RunningKernelSymbols::resolve(uint64_t addr) { return symbols().resolve(addr); }
+
+std::optional<uint64_t> RunningKernelSymbols::address_of(std::string_view name) { return symbols().address_of(name); }
+
+std::optional<uint64_t> KernelSymbols::address_of(std::string_view name) const {
+    for (const auto& s : symbols_)
+        if (s.name == name) return s.addr;
+    return std::nullopt;
 }
 
 std::string KernelSymbols::resolve(uint64_t addr) const {

@@ -20,6 +20,8 @@ public:
     static KernelSymbols read(int fd);
 
     std::string resolve(uint64_t addr) const;
+    // The start of the text symbol `name` (the first one, if several share it).
+    std::optional<uint64_t> address_of(std::string_view name) const;
     bool empty() const { return symbols_.empty(); }
 
 private:
@@ -42,8 +44,14 @@ class RunningKernelSymbols {
 public:
     RunningKernelSymbols();
     std::string resolve(uint64_t addr);
+    std::optional<uint64_t> address_of(std::string_view name);
+    // Reads the symbols again at the next lookup: modules loaded since the
+    // last read bring their own.
+    void refresh() { symbols_.reset(); }
 
 private:
+    const KernelSymbols& symbols();
+
     UniqueFd kallsyms_;
     std::optional<KernelSymbols> symbols_;
 };

@@ -3,8 +3,10 @@
 
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -302,6 +304,30 @@ ModuleState module_state(const std::string& name, const std::string& evidence) {
 }
 
 ModuleState conntrack_state() { return module_state("nf_conntrack", "/proc/sys/net/netfilter/nf_conntrack_max"); }
+
+std::vector<std::string> builtin_modules() {
+    utsname uts{};
+    ::uname(&uts);
+    std::vector<std::string> out;
+    std::ifstream in(std::string("/lib/modules/") + uts.release + "/modules.builtin");
+    for (std::string line; std::getline(in, line);) out.push_back(line);
+    // Without module support everything present is built in; conntrack's
+    // sysctls show it is there.
+    if (conntrack_state() == ModuleState::builtin) out.push_back("nf_conntrack");
+    return out;
+}
+
+bool module_available(const std::string& name) {
+    if (!KernelProbe::modules_supported() || module_state(name, "") != ModuleState::absent) return true;
+    for (const auto& line : builtin_modules()) {
+        const auto slash = line.rfind('/');
+        std::string file = line.substr(slash == std::string::npos ? 0 : slash + 1);
+        if (file.size() > 3 && file.compare(file.size() - 3, 3, ".ko") == 0) file.resize(file.size() - 3);
+        std::replace(file.begin(), file.end(), '-', '_');
+        if (file == name) return true;
+    }
+    return false;
+}
 
 void require_tracing_privileges() {
     Capabilities caps = Capabilities::of_current_process();

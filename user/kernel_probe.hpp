@@ -91,6 +91,17 @@ const char* to_string(ModuleState s);
 ModuleState module_state(const std::string& name, const std::string& evidence);
 ModuleState conntrack_state();
 
+// Modules built into the running kernel (modules.builtin lines such as
+// "kernel/net/netfilter/nf_tables.ko", and nf_conntrack on a kernel without
+// module support).
+std::vector<std::string> builtin_modules();
+
+// Whether using what module `name` provides cannot make the kernel load
+// anything: the kernel has no module support, or the module is loaded or
+// built in. nfsleuth never opens a socket or runs a tool that would
+// autoload a module.
+bool module_available(const std::string& name);
+
 // Throws Failure(privilege) naming the missing capabilities.
 void require_tracing_privileges();
 

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include "module_event.hpp"
 
-#include <cstring>
+#include <algorithm>
 
+#include "ring_record.hpp"
 #include "text.hpp"
 
 namespace nfsleuth {
@@ -21,9 +22,9 @@ const char* to_string(ModuleEventType t) {
 }
 
 std::optional<ModuleEvent> decode_module_event(const void* data, std::size_t size) {
-    if (size != sizeof(nfs_module_event)) return std::nullopt;
-    nfs_module_event raw;
-    std::memcpy(&raw, data, sizeof raw);
+    auto record = ring_record_as<nfs_module_event>(data, size);
+    if (!record) return std::nullopt;
+    const nfs_module_event& raw = *record;
 
     ModuleEvent ev;
     switch (raw.type) {

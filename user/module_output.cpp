@@ -4,19 +4,12 @@
 #include <cstring>
 
 #include "kallsyms.hpp"
+#include "process_output.hpp"
 #include "text.hpp"
 
 namespace nfsleuth {
 
 namespace {
-
-nlohmann::ordered_json ancestors_json(const std::vector<Ancestor>& ancestors) {
-    auto list = nlohmann::ordered_json::array();
-    for (const auto& a : ancestors) list.push_back({{"pid", a.pid}, {"comm", a.comm}});
-    return list;
-}
-
-std::string quoted(const std::string& s) { return "\"" + escape_for_terminal(s) + "\""; }
 
 std::string errno_name(int negative_errno) {
     const char* name = strerrorname_np(-negative_errno);
@@ -34,18 +27,7 @@ nlohmann::ordered_json to_json(const ModuleRecord& r) {
     j["module"] = ev.module;
     j["wait"] = ev.type == ModuleEventType::request ? nlohmann::ordered_json(ev.wait) : nlohmann::ordered_json(nullptr);
     j["error"] = ev.type == ModuleEventType::load_error ? nlohmann::ordered_json(errno_name(ev.error)) : nlohmann::ordered_json(nullptr);
-    j["pid"] = p.pid;
-    j["tid"] = p.tid;
-    j["comm"] = p.comm;
-    j["cmdline"] = p.cmdline();
-    j["argv"] = p.argv;
-    j["argv_truncated"] = p.args_truncated;
-    j["uid"] = p.uid;
-    j["gid"] = p.gid;
-    j["cgroup"] = r.cgroup_path ? nlohmann::ordered_json(*r.cgroup_path) : nlohmann::ordered_json(nullptr);
-    j["cgroup_id"] = p.cgroup_id;
-    j["netns"] = p.netns;
-    j["ancestors"] = ancestors_json(p.ancestors);
+    add_process_json(j, p, r.cgroup_path);
     j["kstack"] = r.kstack;
     j["syscall"] = ev.type == ModuleEventType::request ? nlohmann::ordered_json(syscall_from_stack(r.kstack)) : nlohmann::ordered_json(nullptr);
     if (r.trigger) {
@@ -72,11 +54,7 @@ std::string to_human_line(const ModuleRecord& r) {
     }
     line += escape_for_terminal(ev.module);
     if (ev.type == ModuleEventType::load_error) line += " error=" + errno_name(ev.error);
-    line += " by " + format_task(p.comm, p.pid) + " uid=" + std::to_string(p.uid) +
-            " netns=" + std::to_string(p.netns);
-    if (r.cgroup_path) line += " cgroup=" + escape_for_terminal(*r.cgroup_path);
-    line += " cmd=" + quoted(p.cmdline());
-    if (!p.ancestors.empty()) line += " parents=" + format_ancestry(p.ancestors);
+    line += " by " + process_words(p, r.cgroup_path);
     if (ev.type == ModuleEventType::request) {
         auto syscall = syscall_from_stack(r.kstack);
         if (!syscall.empty()) line += " syscall=" + syscall;
@@ -125,7 +103,7 @@ std::vector<std::string> ModuleSummary::human_lines() const {
     for (const auto& root : roots_) {
         std::string line = format_task(root.comm, root.pid);
         if (!root.ancestors.empty()) line += " (" + format_ancestry(root.ancestors) + ")";
-        line += " " + quoted(root.cmdline);
+        line += " \"" + escape_for_terminal(root.cmdline) + "\"";
         if (root.requested) line += " -> " + escape_for_terminal(*root.requested);
         line += " -> ";
         if (root.loaded.empty()) {

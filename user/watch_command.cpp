@@ -12,6 +12,7 @@
 #include <iostream>
 #include <memory>
 
+#include "activation_source.hpp"
 #include "capabilities.hpp"
 #include "clock.hpp"
 #include "creation_source.hpp"
@@ -35,6 +36,8 @@ namespace {
 
 // How often waiting conntrack netlink events are read.
 constexpr std::chrono::milliseconds kNetlinkDrainPeriod{50};
+// How often settled conntrack activations are completed and reported.
+constexpr std::chrono::milliseconds kActivationPeriod{100};
 
 using Kind = MetricsRegistry::Kind;
 using ojson = nlohmann::ordered_json;
@@ -52,6 +55,9 @@ void define_metrics(MetricsRegistry& m) {
     m.define("nfsleuth_conntrack_max", Kind::gauge, "Conntrack table limit, per network namespace", {"netns"});
     m.define("nfsleuth_conntrack_created_total", Kind::counter, "Conntrack entries created, per network namespace",
              {"netns"});
+    m.define("nfsleuth_conntrack_activations_total", Kind::counter,
+             "Times conntrack became active for a family in a network namespace, by the command that caused it",
+             {"family", "comm"});
     m.define("nfsleuth_conntrack_pressure_events_total", Kind::counter,
              "Times a namespace's conntrack table reached the pressure threshold", {"netns"});
     m.define("nfsleuth_events_seen_total", Kind::counter, "Events the BPF programs or netlink produced, by source",
@@ -154,6 +160,18 @@ ExitCode run_watch(const CommonOptions& options, const DropOptions& drop_options
         modules_note = "; module events: none on this kernel (no loadable-module support)";
     }
 
+    std::unique_ptr<ActivationSource> activations;
+    std::string activations_note;
+    try {
+        activations = std::make_unique<ActivationSource>(options, probe, [&](const ActivationRecord& r) {
+            metrics.add("nfsleuth_conntrack_activations_total", {to_string(r.family), r.event.proc.comm});
+            emit(to_json(r), to_human_line(r));
+        });
+    } catch (const Failure& f) {
+        if (f.code() != ExitCode::unsupported) throw;
+        activations_note = std::string("; ct activations: not traced (") + f.what() + ")";
+    }
+
     CreationSource creations(options, probe, drops.cause_backend(), drop_options.max_flows);
     metrics.set("nfsleuth_build_info", {version, drops.backend()}, 1);
 
@@ -164,7 +182,10 @@ ExitCode run_watch(const CommonOptions& options, const DropOptions& drop_options
 
     // Attached: keep only what following namespaces as they come needs.
     std::vector<int> keep = {CAP_SYS_ADMIN, CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH};
-    if (creations.uses_netlink()) keep.push_back(CAP_NET_ADMIN);
+    // Reading a namespace's rules after an activation runs nft and the
+    // iptables-legacy save tools: netlink and raw sockets.
+    if (creations.uses_netlink() || activations) keep.push_back(CAP_NET_ADMIN);
+    if (activations) keep.push_back(CAP_NET_RAW);
     const uint64_t kept = keep_only_capabilities(keep);
 
     BootClock clock;
@@ -191,6 +212,10 @@ ExitCode run_watch(const CommonOptions& options, const DropOptions& drop_options
             ModuleAccounting m = modules->accounting();
             account("modules", m.seen, m.delivered, {{"ring_buffer_full", m.lost}, {"malformed", m.malformed}});
         }
+        if (activations) {
+            ActivationAccounting a = activations->accounting();
+            account("activations", a.seen, a.delivered, {{"ring_buffer_full", a.lost}, {"malformed", a.malformed}});
+        }
         CreationAccounting c = creations.accounting();
         if (creations.uses_netlink()) {
             account("creations", c.seen, c.reported, {{"netlink_overrun", c.lost}});
@@ -204,6 +229,8 @@ ExitCode run_watch(const CommonOptions& options, const DropOptions& drop_options
         for (auto* p : creations.hooks().programs()) progs.push_back(p);
         if (modules)
             for (auto* p : modules->hooks().programs()) progs.push_back(p);
+        if (activations)
+            for (auto* p : activations->hooks().programs()) progs.push_back(p);
         for (auto* p : progs) {
             bpf_prog_info info{};
             uint32_t len = sizeof info;
@@ -264,6 +291,13 @@ ExitCode run_watch(const CommonOptions& options, const DropOptions& drop_options
         modules->drain();
         flush();
     });
+    if (activations) {
+        loop.watch(activations->epoll_fd(), [&] { activations->drain(); });
+        loop.every(kActivationPeriod, [&] {
+            activations->complete();
+            flush();
+        });
+    }
     loop.watch(drops.epoll_fd(), [&] {
         drops.drain();
         flush();
@@ -291,8 +325,12 @@ ExitCode run_watch(const CommonOptions& options, const DropOptions& drop_options
 
     std::string banner = drops.hooks().banner("conntrack drops", drops.backend(), true);
     banner += "; creations: " + creations.method() + " (" + creations.hooks().describe() + ")";
+    if (creations.waiting_for_module())
+        banner += " from when nf_conntrack_netlink is loaded (nfsleuth loads no module)";
     if (modules) banner += "; module events: " + modules->hooks().describe();
     banner += modules_note;
+    if (activations) banner += "; ct activations: " + activations->method();
+    banner += activations_note;
     if (server) banner += "; metrics: http://" + server->address() + "/metrics";
     if (journal) banner += "; journal: " + journal->path();
     banner += "; capabilities kept: " + capability_names(kept);
@@ -306,6 +344,11 @@ ExitCode run_watch(const CommonOptions& options, const DropOptions& drop_options
     if (modules) {
         modules->detach();
         modules->drain();
+    }
+    if (activations) {
+        activations->detach();
+        activations->drain();
+        activations->complete(true);
     }
     drops.drain();
     drops.sweep();
@@ -331,6 +374,15 @@ ExitCode run_watch(const CommonOptions& options, const DropOptions& drop_options
     } else {
         summary["modules"] = nullptr;
     }
+    if (activations) {
+        ActivationAccounting a = activations->accounting();
+        summary["activations"] = {{"method", activations->method()}, {"seen", a.seen},
+                                  {"delivered", a.delivered},        {"lost", a.lost},
+                                  {"malformed", a.malformed},        {"not_conntrack", a.not_conntrack},
+                                  {"reported", a.reported}};
+    } else {
+        summary["activations"] = nullptr;
+    }
     summary["creations"] = {{"method", creations.method()},   {"seen", c.seen},
                             {"reported", c.reported},          {"attributed", c.attributed},
                             {"lost", c.lost},                  {"unaggregated", c.unaggregated}};
@@ -352,6 +404,11 @@ ExitCode run_watch(const CommonOptions& options, const DropOptions& drop_options
             for (const auto& l : lines) human += "  " + l + "\n";
             human += "Module events: " + std::to_string(m.seen) + " seen, " + std::to_string(m.delivered) +
                      " delivered, " + std::to_string(m.lost) + " lost (ring buffer full)\n";
+        }
+        if (activations) {
+            ActivationAccounting a = activations->accounting();
+            human += "Conntrack activations (" + activations->method() + "): " + std::to_string(a.reported) +
+                     " reported, " + std::to_string(a.lost) + " lost\n";
         }
         human += "Conntrack creations (" + creations.method() + "): " + std::to_string(c.seen) + " seen, " +
                  std::to_string(c.reported) + " reported, " + std::to_string(c.attributed) +

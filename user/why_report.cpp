@@ -67,9 +67,10 @@ ojson remediation(const WhyFacts& f) {
         const auto blocked = blockers(f.tree);
         std::string what = "Unload " + f.module + " and what holds it (modprobe -r also removes dependencies nothing else uses)";
         if (!blocked.empty()) {
-            what += "; still in use: ";
+            what += removals.empty() ? "; still in use by something other than rules listed here (rules it could not "
+                                       "read, open sockets), so this fails until that is gone: "
+                                     : "; in use until the rules above are removed: ";
             for (std::size_t i = 0; i < blocked.size(); ++i) what += (i ? ", " : "") + blocked[i];
-            if (removals.empty()) what += " (by something other than the rules listed here, such as another namespace's rules or open sockets)";
         }
         step(what, unload);
         std::vector<std::string> prevent;
@@ -112,6 +113,35 @@ std::string summary(const WhyFacts& f) {
     return s;
 }
 
+// " (parent[pid] <- grandparent[pid] ...)" of a journal record, or "".
+std::string parents_text(const ojson& h) {
+    if (!h.contains("ancestors") || !h["ancestors"].is_array() || h["ancestors"].empty()) return {};
+    std::string parents;
+    for (const auto& a : h["ancestors"]) {
+        if (!a.is_object()) continue;
+        parents += (parents.empty() ? "" : " <- ") + escape_for_terminal(a.value("comm", "")) + "[" +
+                   std::to_string(a.value("pid", 0)) + "]";
+    }
+    return " (" + parents + ")";
+}
+
+// "  TS ct_activate ipv4 in netns NAME by comm[pid] "cmd" (parents) for
+// TABLE CHAIN: RULE", from a journal's ct_activate record.
+template <class Who>
+std::string activation_line(const ojson& h, const Who& who) {
+    auto e = [](const std::string& s) { return escape_for_terminal(s); };
+    auto text = [&](const char* key) { return h.contains(key) && h[key].is_string() ? e(h[key].get<std::string>()) : std::string(); };
+    std::string netns = text("netns_name");
+    if (netns.empty() && h.contains("netns") && h["netns"].is_number()) netns = std::to_string(h["netns"].get<uint64_t>());
+    std::string line = "  " + text("ts") + " ct_activate " + text("family") + " in netns " + netns + " by " + who(h) +
+                       parents_text(h);
+    if (h.contains("rules") && h["rules"].is_array() && !h["rules"].empty() && h["rules"][0].is_object()) {
+        const ojson& r = h["rules"][0];
+        line += " for " + e(r.value("table", "")) + " " + e(r.value("chain", "")) + ": " + e(r.value("rule", ""));
+    }
+    return line;
+}
+
 }  // namespace
 
 std::vector<ojson> module_history(std::istream& journal, const std::set<std::string>& modules) {
@@ -121,12 +151,21 @@ std::vector<ojson> module_history(std::istream& journal, const std::set<std::str
         ojson ev = ojson::parse(line, nullptr, false);
         if (ev.is_discarded() || !ev.is_object()) continue;
         const std::string type = ev.value("type", "");
-        if (type != "module_request" && type != "module_load" && type != "module_load_failed") continue;
-        if (!ev.contains("module") || !ev["module"].is_string() || !modules.count(ev["module"].get<std::string>()))
-            continue;
         ojson h;
-        for (const char* k : {"ts", "type", "module", "pid", "comm", "cmdline", "trigger"})
-            if (ev.contains(k)) h[k] = ev[k];
+        if (type == "ct_activate") {
+            // Conntrack's own history: where and by whom it was switched on.
+            if (!modules.count("nf_conntrack")) continue;
+            for (const char* k : {"ts", "type", "netns", "netns_name", "family", "pid", "comm", "cmdline", "ancestors",
+                                  "rules", "confidence"})
+                if (ev.contains(k)) h[k] = ev[k];
+        } else if (type == "module_request" || type == "module_load" || type == "module_load_failed") {
+            if (!ev.contains("module") || !ev["module"].is_string() || !modules.count(ev["module"].get<std::string>()))
+                continue;
+            for (const char* k : {"ts", "type", "module", "pid", "comm", "cmdline", "ancestors", "trigger"})
+                if (ev.contains(k)) h[k] = ev[k];
+        } else {
+            continue;
+        }
         out.push_back(std::move(h));
     }
     return out;
@@ -177,22 +216,35 @@ std::vector<std::string> why_lines(const WhyFacts& f) {
         for (const auto& line : tree) out.push_back(e(line));
     }
     out.push_back("");
-    out.push_back("How it was loaded:");
+    out.push_back("How it was loaded and switched on:");
     if (!f.journal) {
-        out.push_back("  not recorded: `nfsleuth watch --journal FILE` records every module load with the process");
-        out.push_back("  that caused it; then `nfsleuth why " + e(f.module) + " --journal FILE` shows it here");
+        out.push_back("  not recorded: `nfsleuth watch --journal FILE` records every module load, and every namespace");
+        out.push_back("  where conntrack becomes active, with the process that caused it; then");
+        out.push_back("  `nfsleuth why " + e(f.module) + " --journal FILE` shows them here");
     } else if (f.history.empty()) {
-        out.push_back("  no load of these modules in " + e(*f.journal));
+        out.push_back("  no load of these modules and no conntrack activation in " + e(*f.journal));
     }
     auto who = [&](const ojson& p) {
         return e(p.value("comm", "")) + "[" + std::to_string(p.value("pid", 0)) + "] \"" + e(p.value("cmdline", "")) +
                "\"";
     };
     for (const auto& h : f.history) {
-        std::string line = "  " + e(h.value("ts", "")) + " " + e(h.value("type", "")) + " " + e(h.value("module", "")) +
-                           " by " + who(h);
-        if (h.contains("trigger") && h["trigger"].is_object()) line += " for " + who(h["trigger"]);
-        out.push_back(line);
+        // A hand-edited journal may hold a field of another type.
+        try {
+            if (h.value("type", "") == "ct_activate") {
+                out.push_back(activation_line(h, who));
+                continue;
+            }
+            std::string line = "  " + e(h.value("ts", "")) + " " + e(h.value("type", "")) + " " +
+                               e(h.value("module", "")) + " by " + who(h);
+            if (h.contains("trigger") && h["trigger"].is_object())
+                line += " for " + who(h["trigger"]);
+            else
+                line += parents_text(h);
+            out.push_back(line);
+        } catch (const nlohmann::json::exception&) {
+            out.push_back("  (a journal record with fields of the wrong type)");
+        }
     }
     out.push_back("");
     out.push_back("Rules that need conntrack:");

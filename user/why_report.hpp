@@ -13,17 +13,9 @@
 #include <vector>
 
 #include "module_tree.hpp"
-#include "ruleset.hpp"
+#include "namespace_rules.hpp"
 
 namespace nfsleuth {
-
-struct NamespaceRules {
-    std::string name;
-    uint64_t inode = 0;
-    std::optional<uint64_t> ct_count;
-    std::vector<ConntrackRule> rules;
-    std::vector<std::string> unread;  // rulesets that could not be listed ("nft", "iptables-legacy")
-};
 
 struct WhyFacts {
     std::string module;

@@ -67,6 +67,14 @@ assert_contains "$WORK/human.out" 'module_load nf_conntrack by modprobe[854] "/s
 grep -q sctp "$WORK/human.out" && fail "an unrelated module's load is shown"
 pass "only the module's own history"
 
+# Rotated journals are read too, oldest first.
+cp "$WORK/journal.jsonl" "$WORK/rotating.jsonl.2"
+echo '{"type":"module_request","ts":"2026-11-23T11:00:00Z","module":"nf_conntrack","pid":900,"comm":"modprobe","cmdline":"modprobe nf_conntrack"}' >"$WORK/rotating.jsonl.1"
+echo '{"type":"module_load","ts":"2026-11-23T12:00:00Z","module":"nf_conntrack","pid":901,"comm":"insmod","cmdline":"insmod nf_conntrack.ko"}' >"$WORK/rotating.jsonl"
+run_nfsleuth rotated why nf_conntrack --journal "$WORK/rotating.jsonl" --json
+assert_eq '["2026-11-23T10:00:00Z","2026-11-23T11:00:00Z","2026-11-23T12:00:00Z"]' \
+  "$(jq -c '[.history.events[].ts]' "$WORK/rotated.out")" "the current journal and its rotated files, oldest first"
+
 run_nfsleuth nomod why
 assert_eq 2 "$(cat "$WORK/nomod.rc")" "why without a module: usage error"
 run_nfsleuth badname why 'nf/conntrack'

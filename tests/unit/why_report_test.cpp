@@ -50,7 +50,7 @@ TEST(WhyReport, RemediationInOrder) {
               nlohmann::json({"ip netns exec blue iptables-legacy -t nat -D POSTROUTING -o eth0 -j MASQUERADE"}));
     EXPECT_EQ(steps[1]["commands"], nlohmann::json({"modprobe -r iptable_nat", "modprobe -r xt_MASQUERADE",
                                                     "modprobe -r nf_nat", "modprobe -r nf_conntrack"}));
-    EXPECT_NE(steps[1]["step"].get<std::string>().find("still in use: xt_MASQUERADE (1 other user)"),
+    EXPECT_NE(steps[1]["step"].get<std::string>().find("in use until the rules above are removed: xt_MASQUERADE (1 other user)"),
               std::string::npos);
     EXPECT_EQ(steps[2]["commands"][0], "echo 'blacklist iptable_nat' >> /etc/modprobe.d/nfsleuth-no-conntrack.conf");
     EXPECT_EQ(steps[2]["commands"][1],
@@ -92,6 +92,53 @@ TEST(WhyReport, HistoryKeepsTheTreesModuleEventsOnly) {
     EXPECT_EQ(h[0]["type"], "module_request");
     EXPECT_FALSE(h[0].contains("argv"));
     EXPECT_EQ(h[1]["trigger"]["pid"], 851);
+}
+
+TEST(WhyReport, BlockersWithoutRulesSayTheUnloadFails) {
+    WhyFacts f = seed_scenario();
+    f.namespaces[0].rules.clear();
+    auto j = why_json(f);
+    const std::string step = j["remediation"][0]["step"];
+    EXPECT_EQ(step.find("Unload"), 0u);
+    EXPECT_NE(step.find("so this fails until that is gone: xt_MASQUERADE (1 other user)"), std::string::npos) << step;
+}
+
+TEST(WhyReport, HistoryKeepsConntrackActivations) {
+    std::istringstream journal(
+        R"({"type":"ct_activate","ts":"T1","netns":4026532300,"netns_name":"blue","family":"ipv4","pid":77,"comm":"iptables","cmdline":"iptables -t nat -A POSTROUTING -o eth0 -j MASQUERADE","ancestors":[{"pid":70,"comm":"enable-nat.sh"},{"pid":1,"comm":"systemd"}],"rules":[{"source":"nftables","table":"ip nat","chain":"POSTROUTING","rule":"oifname \"eth0\" masquerade","needs":"masquerade"}],"confidence":"exact","argv":["iptables"]})"
+        "\n");
+    WhyFacts f = seed_scenario();
+    f.journal = "j";
+    f.history = module_history(journal, tree_modules(f.tree));
+    ASSERT_EQ(f.history.size(), 1u);
+    EXPECT_FALSE(f.history[0].contains("argv"));
+    EXPECT_EQ(f.history[0]["ancestors"][0]["comm"], "enable-nat.sh");
+    const std::string expected =
+        "  T1 ct_activate ipv4 in netns blue by iptables[77] \"iptables -t nat -A POSTROUTING -o eth0 -j MASQUERADE\" "
+        "(enable-nat.sh[70] <- systemd[1]) for ip nat POSTROUTING: oifname \\\"eth0\\\" masquerade";
+    bool found = false;
+    std::string all;
+    for (const auto& line : why_lines(f)) {
+        found = found || line == expected;
+        all += line + "\n";
+    }
+    EXPECT_TRUE(found) << all;
+
+    std::istringstream other(R"({"type":"ct_activate","netns":1})");
+    EXPECT_TRUE(module_history(other, {"sctp"}).empty()) << "activations belong to nf_conntrack's history only";
+}
+
+TEST(WhyReport, WrongFieldTypesInAJournalDoNotThrow) {
+    std::istringstream journal(R"({"type":"ct_activate","ts":5,"pid":"x","ancestors":[{"pid":"y"}],"rules":[3]})"
+                               "\n"
+                               R"({"type":"module_load","module":"nf_conntrack","pid":"x","comm":9})");
+    WhyFacts f = seed_scenario();
+    f.journal = "j";
+    f.history = module_history(journal, tree_modules(f.tree));
+    ASSERT_EQ(f.history.size(), 2u);
+    std::size_t flagged = 0;
+    for (const auto& line : why_lines(f)) flagged += line == "  (a journal record with fields of the wrong type)";
+    EXPECT_EQ(flagged, 2u);
 }
 
 TEST(WhyReport, TreeModulesAreEveryHolderOnce) {
