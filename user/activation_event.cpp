@@ -65,17 +65,6 @@ const std::vector<std::pair<CtFamily, std::string>>& conntrack_hook_symbols() {
     return symbols;
 }
 
-bool is_conntrack_hook(std::string_view symbol) {
-    const auto plus = symbol.find('+');
-    if (plus != std::string_view::npos) {
-        if (symbol.substr(plus) != "+0x0") return false;  // inside a function, not its start
-        symbol = symbol.substr(0, plus);
-    }
-    for (const auto& [family, name] : conntrack_hook_symbols())
-        if (symbol == name) return true;
-    return false;
-}
-
 namespace {
 
 // The nftables family whose tables hook `family` alone.

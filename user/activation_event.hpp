@@ -7,7 +7,6 @@
 #include <cstdint>
 #include <optional>
 #include <string>
-#include <string_view>
 #include <vector>
 
 #include "activations.h"
@@ -38,10 +37,6 @@ std::optional<ActivationEvent> decode_activation_event(const void* data, std::si
 
 // The kallsyms names of conntrack's prerouting hook function per family.
 const std::vector<std::pair<CtFamily, std::string>>& conntrack_hook_symbols();
-
-// Whether `symbol` (as kallsyms names it, "name+0xoff" allowed) is the start
-// of one of conntrack's prerouting hook functions.
-bool is_conntrack_hook(std::string_view symbol);
 
 // The rules that make conntrack track `family`: iptables-legacy for ipv4,
 // ip6tables-legacy for ipv6, nftables tables of the family or of "inet".

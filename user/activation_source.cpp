@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <map>
+#include <set>
 
 #include "activations.skel.h"
 #include "netns.hpp"
@@ -14,6 +15,12 @@
 namespace nfsleuth {
 
 namespace {
+
+std::set<std::string> conntrack_hook_names() {
+    std::set<std::string> names;
+    for (const auto& [family, name] : conntrack_hook_symbols()) names.insert(name);
+    return names;
+}
 
 // A registration's rules are read this long after it: the kernel registers
 // the hook while it checks the new rule, before the rule is in place. The
@@ -33,9 +40,11 @@ struct ActivationSource::Programs {
         : skel(options.btf), hooks(skel->obj, activation_hooks(), probe, parse_backend(options.backend)) {
         if (uses_netlink()) {
             // The netlink way compares hook functions with conntrack's own.
+            const auto found = symbols.addresses_of(conntrack_hook_names());
             bool any = false;
             for (const auto& [family, name] : conntrack_hook_symbols()) {
-                uint64_t addr = symbols.address_of(name).value_or(0);
+                auto it = found.find(name);
+                const uint64_t addr = it == found.end() ? 0 : it->second;
                 any = any || addr;
                 switch (family) {
                     case CtFamily::ipv4: skel->rodata->ct_hook_ipv4 = addr; break;
@@ -112,18 +121,19 @@ void ActivationSource::on_record(const void* data, std::size_t size) {
     ++delivered_;
     std::optional<std::string> hook;
     if (ev->method == ActivationMethod::hook_registered) {
-        // The hook of a module loaded since the symbols were read resolves
-        // to the wrong place (or nowhere): read them again once.
-        std::string symbol = symbols_.resolve(ev->hook_fn);
-        if (!is_conntrack_hook(symbol)) {
-            symbols_.refresh();
-            symbol = symbols_.resolve(ev->hook_fn);
+        // nf_conntrack may have been (re)loaded since the addresses were
+        // read: an unknown one makes them be read again.
+        auto known = conntrack_hooks_.find(ev->hook_fn);
+        if (known == conntrack_hooks_.end()) {
+            conntrack_hooks_.clear();
+            for (const auto& [name, addr] : symbols_.addresses_of(conntrack_hook_names())) conntrack_hooks_[addr] = name;
+            known = conntrack_hooks_.find(ev->hook_fn);
         }
-        if (!is_conntrack_hook(symbol)) {
+        if (known == conntrack_hooks_.end()) {
             ++not_conntrack_;
             return;
         }
-        hook = symbol.substr(0, symbol.find('+'));
+        hook = known->second;
     }
     pending_.push_back({std::chrono::steady_clock::now(), std::move(*ev), std::move(hook)});
 }

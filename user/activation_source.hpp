@@ -7,6 +7,7 @@
 #include <chrono>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 
 #include "activation_output.hpp"
@@ -61,6 +62,7 @@ private:
     BootClock clock_;
     CgroupPaths cgroups_;
     RunningKernelSymbols symbols_;  // before programs_: they read addresses from it
+    std::map<uint64_t, std::string> conntrack_hooks_;  // address -> name of conntrack's hook functions
     struct Programs;
     std::unique_ptr<Programs> programs_;
     std::deque<Pending> pending_;

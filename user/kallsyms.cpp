@@ -8,6 +8,7 @@
 #include <array>
 #include <cerrno>
 #include <cstdio>
+#include <functional>
 #include <optional>
 #include <sstream>
 
@@ -40,9 +41,11 @@ KernelSymbols KernelSymbols::parse(std::istream& in) {
     return ks;
 }
 
-KernelSymbols KernelSymbols::read(int fd) {
-    KernelSymbols ks;
-    if (::lseek(fd, 0, SEEK_SET) < 0) return ks;
+namespace {
+
+// Each line of the kallsyms text fd holds, from its start.
+void for_each_line(int fd, const std::function<void(std::string_view)>& on_line) {
+    if (::lseek(fd, 0, SEEK_SET) < 0) return;
     std::string pending;
     char chunk[65536];
     for (;;) {
@@ -52,29 +55,41 @@ KernelSymbols KernelSymbols::read(int fd) {
         pending.append(chunk, static_cast<std::size_t>(n));
         std::size_t start = 0;
         for (std::size_t nl; (nl = pending.find('\n', start)) != std::string::npos; start = nl + 1)
-            ks.add_line(std::string_view(pending).substr(start, nl - start));
+            on_line(std::string_view(pending).substr(start, nl - start));
         pending.erase(0, start);
     }
-    if (!pending.empty()) ks.add_line(pending);
+    if (!pending.empty()) on_line(pending);
+}
+
+}  // namespace
+
+KernelSymbols KernelSymbols::read(int fd) {
+    KernelSymbols ks;
+    for_each_line(fd, [&ks](std::string_view line) { ks.add_line(line); });
     ks.sort();
     return ks;
 }
 
-RunningKernelSymbols::RunningKernelSymbols() : kallsyms_(::open("/proc/kallsyms", O_RDONLY | O_CLOEXEC)) {}
-
-const KernelSymbols& RunningKernelSymbols::symbols() {
-    if (!symbols_) symbols_ = kallsyms_ ? KernelSymbols::read(kallsyms_.get()) : KernelSymbols{};
-    return *symbols_;
+std::map<std::string, uint64_t> KernelSymbols::addresses(int fd, const std::set<std::string>& names) {
+    std::map<std::string, uint64_t> found;
+    for_each_line(fd, [&](std::string_view line) {
+        KernelSymbols one;
+        one.add_line(line);
+        if (one.symbols_.empty() || !names.count(one.symbols_[0].name)) return;
+        found.emplace(one.symbols_[0].name, one.symbols_[0].addr);
+    });
+    return found;
 }
 
-std::string RunningKernelSymbols::resolve(uint64_t addr) { return symbols().resolve(addr); }
+RunningKernelSymbols::RunningKernelSymbols() : kallsyms_(::open("/proc/kallsyms", O_RDONLY | O_CLOEXEC)) {}
 
-std::optional<uint64_t> RunningKernelSymbols::address_of(std::string_view name) { return symbols().address_of(name); }
+std::string RunningKernelSymbols::resolve(uint64_t addr) {
+    if (!symbols_) symbols_ = kallsyms_ ? KernelSymbols::read(kallsyms_.get()) : KernelSymbols{};
+    return symbols_->resolve(addr);
+}
 
-std::optional<uint64_t> KernelSymbols::address_of(std::string_view name) const {
-    for (const auto& s : symbols_)
-        if (s.name == name) return s.addr;
-    return std::nullopt;
+std::map<std::string, uint64_t> RunningKernelSymbols::addresses_of(const std::set<std::string>& names) {
+    return kallsyms_ ? KernelSymbols::addresses(kallsyms_.get(), names) : std::map<std::string, uint64_t>{};
 }
 
 std::string KernelSymbols::resolve(uint64_t addr) const {

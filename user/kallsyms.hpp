@@ -4,7 +4,9 @@
 #include <istream>
 #include <string>
 #include <string_view>
+#include <map>
 #include <optional>
+#include <set>
 #include <vector>
 
 #include "unique_fd.hpp"
@@ -20,8 +22,10 @@ public:
     static KernelSymbols read(int fd);
 
     std::string resolve(uint64_t addr) const;
-    // The start of the text symbol `name` (the first one, if several share it).
-    std::optional<uint64_t> address_of(std::string_view name) const;
+    // Reads kallsyms text from fd, from its start, and returns the address of
+    // each text symbol of `names` found (the first, if several share a name),
+    // without keeping the rest.
+    static std::map<std::string, uint64_t> addresses(int fd, const std::set<std::string>& names);
     bool empty() const { return symbols_.empty(); }
 
 private:
@@ -44,14 +48,10 @@ class RunningKernelSymbols {
 public:
     RunningKernelSymbols();
     std::string resolve(uint64_t addr);
-    std::optional<uint64_t> address_of(std::string_view name);
-    // Reads the symbols again at the next lookup: modules loaded since the
-    // last read bring their own.
-    void refresh() { symbols_.reset(); }
+    // Read afresh at each call (modules loaded since count), not kept.
+    std::map<std::string, uint64_t> addresses_of(const std::set<std::string>& names);
 
 private:
-    const KernelSymbols& symbols();
-
     UniqueFd kallsyms_;
     std::optional<KernelSymbols> symbols_;
 };

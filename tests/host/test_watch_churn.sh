@@ -18,7 +18,12 @@ nsx iptables -A OUTPUT -m conntrack --ctstate NEW -j ACCEPT
 
 start_nfsleuth watch watch -q --interval 0.2 --journal "$WORK/events.jsonl" --metrics 127.0.0.1:0 --max-flows 1024
 daemon=$NFSLEUTH_BG_PID
-rss() { awk '/^VmRSS:/ {print $2}' "/proc/$daemon/status"; }
+rss() {
+  awk '/^VmRSS:/ {print $2}' "/proc/$daemon/status" 2>/dev/null && return
+  wait "$daemon" && rc=0 || rc=$?
+  cat "$WORK/watch.err"
+  fail "watch exited (status $rc) during the churn"
+}
 
 # Each round: one short-lived process per kind, each on new ports, until
 # the time is up.

@@ -67,15 +67,6 @@ TEST(ActivationEvent, MalformedRecordsAreRejected) {
     EXPECT_FALSE(decode_activation_event(&raw, sizeof raw - 8));
 }
 
-TEST(ActivationEvent, ConntrackHooksAreKnownByTheirStart) {
-    EXPECT_TRUE(is_conntrack_hook("ipv4_conntrack_in"));
-    EXPECT_TRUE(is_conntrack_hook("ipv6_conntrack_in+0x0"));
-    EXPECT_TRUE(is_conntrack_hook("nf_ct_bridge_pre"));
-    EXPECT_FALSE(is_conntrack_hook("ipv4_conntrack_in+0x10"));  // a stale table resolving a module address
-    EXPECT_FALSE(is_conntrack_hook("nft_do_chain_ipv4"));     // an nftables chain at priority -200
-    EXPECT_FALSE(is_conntrack_hook("0xffffffffc0001000"));
-}
-
 TEST(ActivationEvent, RulesAreMatchedToTheFamily) {
     std::vector<ConntrackRule> rules = {rule("iptables-legacy", "nat"), rule("ip6tables-legacy", "nat"),
                                         rule("nftables", "ip nat"),      rule("nftables", "ip6 nat"),

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <map>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -103,6 +104,18 @@ TEST(KernelSymbols, EmptyInput) {
 }
 
 // --- syscall_from_stack -------------------------------------------------------
+
+TEST(KernelSymbols, AddressesOfNamedTextSymbolsFromAFile) {
+    FILE* f = std::tmpfile();
+    ASSERT_NE(f, nullptr);
+    std::fputs(kKallsyms, f);
+    std::fflush(f);
+    auto found = KernelSymbols::addresses(fileno(f), {"nf_nat_init", "helper_local", "jiffies", "absent"});
+    std::fclose(f);
+    // Data symbols are not text; names not present are simply missing.
+    EXPECT_EQ(found, (std::map<std::string, uint64_t>{{"helper_local", 0xffffffff81002000},
+                                                      {"nf_nat_init", 0xffffffffc0a00000}}));
+}
 
 TEST(SyscallFromStack, SocketAutoloadStack) {
     const std::vector<std::string> frames = {
