@@ -9,6 +9,7 @@
 #include <set>
 
 #include "activations.skel.h"
+#include "module_tree.hpp"
 #include "netns.hpp"
 #include "unique_fd.hpp"
 

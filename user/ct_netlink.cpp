@@ -18,7 +18,7 @@
 
 #include "bpf_support.hpp"
 #include "error.hpp"
-#include "kernel_probe.hpp"
+#include "module_tree.hpp"
 
 namespace nfsleuth {
 

@@ -6,7 +6,6 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -315,18 +314,6 @@ std::vector<std::string> builtin_modules() {
     // sysctls show it is there.
     if (conntrack_state() == ModuleState::builtin) out.push_back("nf_conntrack");
     return out;
-}
-
-bool module_available(const std::string& name) {
-    if (!KernelProbe::modules_supported() || module_state(name, "") != ModuleState::absent) return true;
-    for (const auto& line : builtin_modules()) {
-        const auto slash = line.rfind('/');
-        std::string file = line.substr(slash == std::string::npos ? 0 : slash + 1);
-        if (file.size() > 3 && file.compare(file.size() - 3, 3, ".ko") == 0) file.resize(file.size() - 3);
-        std::replace(file.begin(), file.end(), '-', '_');
-        if (file == name) return true;
-    }
-    return false;
 }
 
 void require_tracing_privileges() {

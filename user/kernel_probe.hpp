@@ -96,12 +96,6 @@ ModuleState conntrack_state();
 // module support).
 std::vector<std::string> builtin_modules();
 
-// Whether using what module `name` provides cannot make the kernel load
-// anything: the kernel has no module support, or the module is loaded or
-// built in. nfsleuth never opens a socket or runs a tool that would
-// autoload a module.
-bool module_available(const std::string& name);
-
 // Throws Failure(privilege) naming the missing capabilities.
 void require_tracing_privileges();
 

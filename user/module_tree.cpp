@@ -65,6 +65,13 @@ uint64_t ModuleNode::other_users() const {
     return *refcnt > holders.size() ? *refcnt - holders.size() : 0;
 }
 
+bool module_available(const std::string& name) {
+    if (!KernelProbe::modules_supported() || module_state(name, "") != ModuleState::absent) return true;
+    const auto builtin = builtin_modules();
+    return std::any_of(builtin.begin(), builtin.end(),
+                       [&](const std::string& line) { return module_name_from_path(line) == name; });
+}
+
 std::string module_name_from_path(const std::string& path) {
     std::string file = fs::path(path).filename();
     for (const char* ext : {".ko.xz", ".ko.zst", ".ko.gz", ".ko"}) {

@@ -36,6 +36,12 @@ ModuleNode read_module_tree(const std::string& sysfs_module_dir, const std::stri
 // lines); names use '_' where files may use '-'.
 std::string module_name_from_path(const std::string& path);
 
+// Whether using what module `name` provides cannot make the kernel load
+// anything: the kernel has no module support, or the module is loaded or
+// built in. nfsleuth never opens a socket or runs a tool that would
+// autoload a module.
+bool module_available(const std::string& name);
+
 // The modules to unload, holders before what they hold, each once, ending
 // with the tree's root; empty when the root is not loaded.
 std::vector<std::string> unload_order(const ModuleNode& root);

@@ -5,7 +5,7 @@
 
 #include <filesystem>
 
-#include "kernel_probe.hpp"
+#include "module_tree.hpp"
 
 namespace nfsleuth {
 
