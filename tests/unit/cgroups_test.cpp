@@ -6,12 +6,13 @@
 
 #include <chrono>
 #include <cstdint>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <optional>
 #include <string>
 #include <thread>
+
+#include "test_support.hpp"
 
 using nfsleuth::CgroupPaths;
 namespace fs = std::filesystem;
@@ -23,16 +24,8 @@ namespace {
 class CgroupTree : public ::testing::Test {
 protected:
     void SetUp() override {
-        char pattern[] = "/tmp/nfsleuth-cgroups-XXXXXX";
-        ASSERT_NE(::mkdtemp(pattern), nullptr);
-        root_ = pattern;
         fs::create_directories(root_ / "a" / "b");
         fs::create_directory(root_ / "c");
-    }
-
-    void TearDown() override {
-        std::error_code ec;
-        if (!root_.empty()) fs::remove_all(root_, ec);
     }
 
     static uint64_t id_of(const fs::path& p) {
@@ -41,7 +34,8 @@ protected:
         return st.st_ino;
     }
 
-    fs::path root_;
+    nfsleuth_test::TempDir tmp_{"nfsleuth-cgroups"};
+    fs::path root_ = tmp_.path();
 };
 
 }  // namespace

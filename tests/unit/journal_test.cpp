@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "error.hpp"
+#include "test_support.hpp"
 
 namespace fs = std::filesystem;
 using nfsleuth::ExitCode;
@@ -27,6 +28,7 @@ using nfsleuth::Failure;
 using nfsleuth::Journal;
 using nfsleuth::JournalOptions;
 using namespace std::chrono_literals;
+using nfsleuth_test::failure_of;
 
 namespace {
 
@@ -49,30 +51,8 @@ std::string numbered(int from, int to) {
     return out;
 }
 
-// The message of the Failure `fn` throws (the test fails if it throws none).
-template <class Fn>
-Failure failure_of(Fn fn) {
-    try {
-        fn();
-    } catch (const Failure& f) {
-        return f;
-    }
-    ADD_FAILURE() << "no Failure thrown";
-    return Failure(ExitCode::ok, "");
-}
-
 class JournalTest : public ::testing::Test {
 protected:
-    void SetUp() override {
-        char tmpl[] = "/tmp/nfsleuth-journal-test-XXXXXX";
-        ASSERT_NE(::mkdtemp(tmpl), nullptr);
-        dir_ = tmpl;
-        path_ = dir_ + "/events.jsonl";
-    }
-    void TearDown() override {
-        std::error_code ec;
-        fs::remove_all(dir_, ec);
-    }
     JournalOptions options(uint64_t max_bytes = 0, unsigned keep = 5) const {
         JournalOptions o;
         o.path = path_;
@@ -90,8 +70,9 @@ protected:
         EXPECT_FALSE(fs::exists(path_ + ".3"));
         EXPECT_EQ(j.stats().rotations, 4u);
     }
-    std::string dir_;
-    std::string path_;
+    nfsleuth_test::TempDir tmp_{"nfsleuth-journal-test"};
+    std::string dir_ = tmp_.path();
+    std::string path_ = dir_ + "/events.jsonl";
 };
 
 }  // namespace

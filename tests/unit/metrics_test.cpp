@@ -22,9 +22,11 @@
 #include <vector>
 
 #include "error.hpp"
+#include "test_support.hpp"
 
 using namespace nfsleuth;
 using namespace std::chrono_literals;
+using nfsleuth_test::failure_of;
 using Kind = MetricsRegistry::Kind;
 
 namespace {
@@ -554,14 +556,11 @@ TEST(MetricsListen, RejectsBadAddressesAsUsageErrors) {
     for (const char* bad : {"", "9100", "127.0.0.1", "127.0.0.1:", ":", "::1:9100", "[::1]9100", "[::1]", "[::1:9100",
                             "[]:80", "[127.0.0.1]:80", "host:65536", "host:-1", "host:+80", "host:80x", "host: 80",
                             "ho st:80", "host:99999999999999999999", "host:0x50", "h\nost:80"}) {
-        try {
-            parse_listen_address(bad);
-            ADD_FAILURE() << "accepted \"" << bad << "\"";
-        } catch (const Failure& f) {
-            EXPECT_EQ(f.code(), ExitCode::usage) << bad;
-            EXPECT_NE(std::string(f.what()).find("invalid listen address"), std::string::npos) << f.what();
-            EXPECT_EQ(std::string(f.what()).find('\n'), std::string::npos) << "raw newline in: " << f.what();
-        }
+        SCOPED_TRACE(std::string("address \"") + bad + "\"");
+        Failure f = failure_of([&] { parse_listen_address(bad); });
+        EXPECT_EQ(f.code(), ExitCode::usage) << bad;
+        EXPECT_NE(std::string(f.what()).find("invalid listen address"), std::string::npos) << f.what();
+        EXPECT_EQ(std::string(f.what()).find('\n'), std::string::npos) << "raw newline in: " << f.what();
     }
 }
 
@@ -622,14 +621,10 @@ TEST(MetricsServer, SecondServerOnTheSamePortFails) {
     MetricsServer first("127.0.0.1:0", r);
     first.start();
     std::string where = "127.0.0.1:" + std::to_string(first.port());
-    try {
-        MetricsServer second(where, r);
-        FAIL() << "bound " << where << " twice";
-    } catch (const Failure& f) {
-        EXPECT_EQ(f.code(), ExitCode::failure);
-        EXPECT_EQ(std::string(f.what()), "cannot listen on " + where + ": Address already in use");
-        EXPECT_FALSE(f.remedy().empty());
-    }
+    Failure f = failure_of([&] { MetricsServer second(where, r); });
+    EXPECT_EQ(f.code(), ExitCode::failure);
+    EXPECT_EQ(std::string(f.what()), "cannot listen on " + where + ": Address already in use");
+    EXPECT_FALSE(f.remedy().empty());
     // The first one still serves.
     auto res = client_for(first.port()).Get("/metrics");
     ASSERT_TRUE(res);
@@ -659,13 +654,9 @@ TEST(MetricsServer, DestroyedRightAwayDoesNotHang) {
 
 TEST(MetricsServer, AddressNotOfThisHostFails) {
     MetricsRegistry r;
-    try {
-        MetricsServer s("192.0.2.1:0", r);  // TEST-NET-1, never local
-        FAIL() << "bound 192.0.2.1";
-    } catch (const Failure& f) {
-        EXPECT_EQ(f.code(), ExitCode::failure);
-        EXPECT_EQ(std::string(f.what()).rfind("cannot listen on 192.0.2.1:0: ", 0), 0u) << f.what();
-    }
+    Failure f = failure_of([&] { MetricsServer s("192.0.2.1:0", r); });  // TEST-NET-1, never local
+    EXPECT_EQ(f.code(), ExitCode::failure);
+    EXPECT_EQ(std::string(f.what()).rfind("cannot listen on 192.0.2.1:0: ", 0), 0u) << f.what();
 }
 
 TEST(MetricsServer, Ipv6Loopback) {
@@ -686,12 +677,7 @@ TEST(MetricsServer, Ipv6Loopback) {
 
 TEST(MetricsServer, BadAddressIsAUsageError) {
     MetricsRegistry r;
-    try {
-        MetricsServer s("::1:9100", r);
-        FAIL();
-    } catch (const Failure& f) {
-        EXPECT_EQ(f.code(), ExitCode::usage);
-    }
+    EXPECT_EQ(failure_of([&] { MetricsServer s("::1:9100", r); }).code(), ExitCode::usage);
 }
 
 // --- promtool ---------------------------------------------------------------

@@ -3,9 +3,10 @@
 
 #include <gtest/gtest.h>
 
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+
+#include "test_support.hpp"
 
 using namespace nfsleuth;
 namespace fs = std::filesystem;
@@ -17,9 +18,6 @@ namespace {
 class ModuleTreeTest : public ::testing::Test {
 protected:
     void SetUp() override {
-        char tmpl[] = "/tmp/nfsleuth-module-tree-XXXXXX";
-        ASSERT_NE(::mkdtemp(tmpl), nullptr);
-        dir_ = tmpl;
         add("nf_conntrack", 3, {"nf_nat", "xt_MASQUERADE", "xt_conntrack"});
         add("nf_nat", 2, {"iptable_nat", "xt_MASQUERADE"});
         add("iptable_nat", 0, {});
@@ -28,15 +26,14 @@ protected:
         add("nf_defrag_ipv4", 1, {"nf_conntrack"});
         fs::create_directories(dir_ / "nf_conntrack_builtin_params");  // a built-in with parameters
     }
-    void TearDown() override { fs::remove_all(dir_); }
-
     void add(const std::string& name, int refcnt, const std::vector<std::string>& holders) {
         fs::create_directories(dir_ / name / "holders");
         std::ofstream(dir_ / name / "initstate") << "live\n";
         std::ofstream(dir_ / name / "refcnt") << refcnt << "\n";
         for (const auto& h : holders) fs::create_directory_symlink(dir_ / h, dir_ / name / "holders" / h);
     }
-    fs::path dir_;
+    nfsleuth_test::TempDir tmp_{"nfsleuth-module-tree"};
+    fs::path dir_ = tmp_.path();
 };
 
 TEST_F(ModuleTreeTest, ReadsHoldersToAnyDepth) {
