@@ -94,9 +94,8 @@ Ct ipv6_ct(uint8_t proto) {
 }
 
 // nlmsghdr + nfgenmsg + the entry's attributes, labelled like a kernel event.
-std::vector<uint8_t> message(const nf_conntrack* ct, uint8_t family, uint16_t type = kCtNew,
-                             uint16_t flags = kCreated) {
-    std::vector<uint8_t> buf(MNL_SOCKET_BUFFER_SIZE);
+// The headers of a conntrack event at the start of buf.
+nlmsghdr* put_event_headers(std::vector<uint8_t>& buf, uint16_t type, uint16_t flags, uint8_t family) {
     nlmsghdr* nlh = mnl_nlmsg_put_header(buf.data());
     nlh->nlmsg_type = type;
     nlh->nlmsg_flags = flags;
@@ -104,6 +103,13 @@ std::vector<uint8_t> message(const nf_conntrack* ct, uint8_t family, uint16_t ty
     nfh->nfgen_family = family;
     nfh->version = NFNETLINK_V0;
     nfh->res_id = 0;
+    return nlh;
+}
+
+std::vector<uint8_t> message(const nf_conntrack* ct, uint8_t family, uint16_t type = kCtNew,
+                             uint16_t flags = kCreated) {
+    std::vector<uint8_t> buf(MNL_SOCKET_BUFFER_SIZE);
+    nlmsghdr* nlh = put_event_headers(buf, type, flags, family);
     EXPECT_EQ(nfct_nlmsg_build(nlh, ct), 0);
     buf.resize(nlh->nlmsg_len);
     return buf;
@@ -236,11 +242,7 @@ namespace {
 // refuses to build: a reply tuple only, a port of the wrong size.
 std::vector<uint8_t> hand_built(uint16_t tuple_type, bool wide_port) {
     std::vector<uint8_t> buf(MNL_SOCKET_BUFFER_SIZE);
-    nlmsghdr* nlh = mnl_nlmsg_put_header(buf.data());
-    nlh->nlmsg_type = kCtNew;
-    nlh->nlmsg_flags = kCreated;
-    auto* nfh = static_cast<nfgenmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(nfgenmsg)));
-    nfh->nfgen_family = AF_INET;
+    nlmsghdr* nlh = put_event_headers(buf, kCtNew, kCreated, AF_INET);
     nlattr* tuple = mnl_attr_nest_start(nlh, tuple_type);
     nlattr* ip = mnl_attr_nest_start(nlh, CTA_TUPLE_IP);
     mnl_attr_put_u32(nlh, CTA_IP_V4_SRC, v4("10.0.0.1"));
