@@ -119,7 +119,7 @@ ParseOutcome parse_command_line(int argc, const char* const* argv, std::ostream&
 
     auto* watch = app.add_subcommand(
         "watch",
-        "The daemon: module loads, drops and conntrack pressure together, with metrics and a journal");
+        "The daemon: module loads, drops, conntrack activation and pressure together, with metrics and a journal");
     add_tracing_options(*watch, inv.options);
     add_drop_options(*watch, inv.drops,
                      "Seconds between samples of drop counts, table fill and creators (default 1)");
@@ -157,10 +157,11 @@ ParseOutcome parse_command_line(int argc, const char* const* argv, std::ostream&
                     "Enable the kernel's BPF run-time statistics while running, for the per-program metrics");
     watch->add_flag("-q,--quiet", w.quiet, "Print no events on stdout (journal and metrics only)");
     watch->footer(
-        "Events: module_request/module_load/... (as `modules`), ct_drop (as `drops`), ct_pressure (a table reached\n"
+        "Events: module_request/module_load/... (as `modules`), ct_drop (as `drops`), ct_activate (conntrack\n"
+        "became active in a namespace: the process and the rules behind it), ct_pressure (a table reached\n"
         "--threshold: its fill and the top creators of entries), and a summary with the accounting at exit.\n"
         "Signals: SIGINT/SIGTERM detach and exit 0; SIGHUP reopens the journal (after logrotate).\n"
-        "After attaching, capabilities are reduced to what following namespaces needs.\n"
+        "After attaching, capabilities are reduced to what following namespaces and reading their rules need.\n"
         "Examples:\n"
         "  nfsleuth watch                                   # everything on the terminal\n"
         "  nfsleuth watch -q --metrics 127.0.0.1:9836 --journal /var/log/nfsleuth/events.jsonl\n"

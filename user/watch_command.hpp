@@ -5,7 +5,7 @@
 
 namespace nfsleuth {
 
-// The daemon: module events, drops and conntrack pressure together, with
+// The daemon: module events, drops, conntrack activation and pressure together, with
 // metrics and a journal, until SIGINT/SIGTERM or --duration.
 ExitCode run_watch(const CommonOptions& options, const DropOptions& drop_options, const WatchOptions& watch);
 
