@@ -108,6 +108,11 @@ std::optional<std::string> output_in_netns(const std::string& netns_path, const 
     const pid_t child = ::fork();
     if (child < 0) return std::nullopt;
     if (child == 0) {
+        // The event loop blocks SIGINT/SIGTERM/SIGHUP for its signalfd; the
+        // tool must not inherit that mask through exec.
+        sigset_t none;
+        sigemptyset(&none);
+        ::sigprocmask(SIG_SETMASK, &none, nullptr);
         if (::setns(netns.get(), CLONE_NEWNET) != 0) ::_exit(126);
         if (!required_path.empty() && ::access(required_path.c_str(), F_OK) != 0) ::_exit(125);
         int null = ::open("/dev/null", O_RDWR);
