@@ -63,7 +63,10 @@ fi
 echo "$modprobe_bin" >/proc/sys/kernel/modprobe || die "set kernel.modprobe"
 
 # The host wrote the command as bash assignments quoted with printf %q:
-# VMLAB_CWD and the VMLAB_ARGV array (script and its arguments).
+# VMLAB_CWD, VMLAB_KERNEL_NAME (the lab's name for the kernel: 6.1,
+# 6.1-rt, 6.12, 5.10; empty for another package), VMLAB_RELEASE (the
+# release the host booted) and the VMLAB_ARGV array (script and its
+# arguments).
 # shellcheck source=/dev/null
 . "$CTL/cmd" || die "cannot read $CTL/cmd"
 cd "$VMLAB_CWD" || die "cwd $VMLAB_CWD does not exist in the guest"
@@ -83,6 +86,7 @@ log "running ${VMLAB_ARGV[*]}"
 env -i \
 	PATH="$PATH" HOME=/root TERM=dumb LANG=C.UTF-8 \
 	VMLAB=1 VMLAB_OUT="$OUT" \
+	VMLAB_KERNEL_NAME="${VMLAB_KERNEL_NAME:-}" VMLAB_RELEASE="${VMLAB_RELEASE:-}" \
 	bash "${VMLAB_ARGV[@]}" >>"$CTL/script.log" 2>&1 </dev/null
 rc=$?
 log "script exited $rc"

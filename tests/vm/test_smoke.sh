@@ -1,11 +1,12 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-only
 #
-# VM lab smoke test: checks that the guest is the distro 6.1 kernel with
+# VM lab smoke test: checks that the guest runs the distro kernel the lab
+# was asked for (6.1 by default, 5.10, 6.1-rt or 6.12 with --kernel) with
 # BTF, loadable modules, explicit modprobe and kernel-driven autoload, and
 # that the results share reaches the host.
 #
-#   tests/vm/vmlab.sh tests/vm/test_smoke.sh
+#   tests/vm/vmlab.sh [--kernel NAME] tests/vm/test_smoke.sh
 
 set -euo pipefail
 
@@ -19,8 +20,22 @@ ok() { echo "smoke: ok: $*"; }
 [[ -d ${VMLAB_OUT:-} && -w $VMLAB_OUT ]] || fail "VMLAB_OUT is not a writable directory"
 
 release=$(uname -r)
-[[ $release == 6.1* ]] || fail "uname -r is $release, expected 6.1*"
-ok "kernel $release"
+if [[ -n ${VMLAB_RELEASE:-} && $release != "$VMLAB_RELEASE" ]]; then
+	fail "uname -r is $release, but the lab booted $VMLAB_RELEASE"
+fi
+# What each of the lab's kernel names must be.
+case ${VMLAB_KERNEL_NAME:-} in
+6.1) [[ $release == 6.1.* && $release != *-rt-* ]] || fail "uname -r is $release, expected 6.1.* (not -rt)" ;;
+6.1-rt)
+	[[ $release == 6.1.*-rt-* ]] || fail "uname -r is $release, expected 6.1.*-rt-*"
+	[[ $(cat /sys/kernel/realtime 2>/dev/null) == 1 ]] || fail "/sys/kernel/realtime is not 1 on $release"
+	;;
+6.12) [[ $release == 6.12.* ]] || fail "uname -r is $release, expected 6.12.*" ;;
+5.10) [[ $release == 5.10.* ]] || fail "uname -r is $release, expected 5.10.*" ;;
+'') ;;
+*) fail "unknown VMLAB_KERNEL_NAME '$VMLAB_KERNEL_NAME'" ;;
+esac
+ok "kernel $release${VMLAB_KERNEL_NAME:+ (${VMLAB_KERNEL_NAME})}"
 
 [[ -e /sys/kernel/btf/vmlinux ]] || fail "/sys/kernel/btf/vmlinux is missing"
 ok "BTF present"

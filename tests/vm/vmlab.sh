@@ -1,26 +1,53 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-only
 #
-# VM lab: run a test script as root inside Debian's 6.1 distro kernel
-# under qemu (TCG), on an overlay of the host root filesystem, with the
-# kernel's modules installed so that modprobe and module autoload work.
+# VM lab: run a test script as root inside a Debian distro kernel (6.1
+# by default; 5.10, 6.1-rt and 6.12 on request) under qemu (TCG), on an
+# overlay of the host root filesystem, with the kernel's modules installed
+# so that modprobe and module autoload work.
 #
-#   vmlab.sh [--cache DIR] [--timeout SECONDS] [--mem MB] SCRIPT [ARGS...]
+#   vmlab.sh [--cache DIR] [--kernel NAME] [--timeout SECONDS] [--mem MB]
+#            SCRIPT [ARGS...]
 #
 # Exit status: the script's own status; 125 when the VM could not boot,
 # crashed, timed out or did not report a status; 2 on bad usage.
 # Environment: VMLAB_CACHE (default cache dir), VMLAB_KERNEL (a kernel
-# package name to use instead of the newest), VMLAB_QEMU_ARGS (extra
-# qemu options). See README.md next to this file.
+# name as for --kernel, or a kernel package name to use instead of the
+# newest), VMLAB_QEMU_ARGS (extra qemu options). See README.md next to
+# this file.
 
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
 readonly HERE
 readonly PROG=vmlab
-# Debian's bookworm kernel flavour; the newest ABI available is picked
-# unless VMLAB_KERNEL names a package or a kernel is already cached.
-readonly KERNEL_PATTERN='^linux-image-6\.1\.0-[0-9]+-amd64$'
+# The kernels the lab knows by name. For each, the newest ABI available
+# is picked unless a matching kernel is already cached.
+readonly KERNEL_NAMES=(6.1 6.1-rt 6.12 5.10)
+readonly DEFAULT_KERNEL=6.1
+# kernel_spec NAME: sets kpattern (the package names of that kernel) and
+# kapt (the private apt state it comes from; empty: the system's own apt
+# sources, as for Debian 12's own 6.1). Fails for an unknown name.
+kernel_spec() {
+	case $1 in
+	6.1) kpattern='^linux-image-6\.1\.0-[0-9]+-amd64$' kapt= ;;
+	6.1-rt) kpattern='^linux-image-6\.1\.0-[0-9]+-rt-amd64$' kapt=bookworm ;;
+	6.12) kpattern='^linux-image-6\.12\.[0-9]+\+deb12-amd64$' kapt=bookworm ;;
+	5.10) kpattern='^linux-image-5\.10\.0-[0-9]+-amd64$' kapt=bullseye ;;
+	*) return 1 ;;
+	esac
+}
+# The suites of each private apt state: a Debian release and its
+# security updates, from the mirrors the system's own sources name.
+apt_state_suites() {
+	case $1 in
+	bookworm) echo bookworm bookworm-security ;;
+	bullseye) echo bullseye bullseye-security ;;
+	*) return 1 ;;
+	esac
+}
+# Release files of every Debian suite are signed by keys in this keyring.
+readonly ARCHIVE_KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
 # Modules the initramfs needs to reach the host root (deps are added).
 readonly INITRD_MODULES=(virtio_pci 9pnet_virtio 9p overlay)
 # Files whose content defines the initramfs: editing any rebuilds it.
@@ -35,9 +62,12 @@ fail() { # fail STATUS MESSAGE
 }
 usage() {
 	cat >&2 <<EOF
-usage: $0 [--cache DIR] [--timeout SECONDS] [--mem MB] SCRIPT [ARGS...]
+usage: $0 [--cache DIR] [--kernel NAME] [--timeout SECONDS] [--mem MB] SCRIPT [ARGS...]
   --cache DIR        kernel/initramfs cache and run results
                      (default: \$VMLAB_CACHE or \$PWD/vmlab-cache)
+  --kernel NAME      the Debian kernel to boot: ${KERNEL_NAMES[*]}, or the
+                     name of a linux-image package (default: \$VMLAB_KERNEL
+                     or $DEFAULT_KERNEL)
   --timeout SECONDS  whole-VM time limit (default 600)
   --mem MB           guest memory (default 2048)
 EOF
@@ -45,12 +75,15 @@ EOF
 }
 
 cache=${VMLAB_CACHE:-$PWD/vmlab-cache}
+kernel=${VMLAB_KERNEL:-$DEFAULT_KERNEL}
 timeout_s=600
 mem_mb=2048
 while (($#)); do
 	case $1 in
 	--cache) (($# >= 2)) || usage; cache=$2; shift 2 ;;
 	--cache=*) cache=${1#*=}; shift ;;
+	--kernel) (($# >= 2)) || usage; kernel=$2; shift 2 ;;
+	--kernel=*) kernel=${1#*=}; shift ;;
 	--timeout) (($# >= 2)) || usage; timeout_s=$2; shift 2 ;;
 	--timeout=*) timeout_s=${1#*=}; shift ;;
 	--mem) (($# >= 2)) || usage; mem_mb=$2; shift 2 ;;
@@ -64,6 +97,26 @@ done
 (($# >= 1)) || usage
 [[ $timeout_s =~ ^[1-9][0-9]*$ ]] || fail 2 "--timeout wants a positive integer, got '$timeout_s'"
 [[ $mem_mb =~ ^[1-9][0-9]*$ ]] || fail 2 "--mem wants a positive integer, got '$mem_mb'"
+
+# The kernel: a name (kname, with kpattern and kapt), or one exact
+# package (kpkg), fetched from where the kernel of that name comes from;
+# a package no name covers comes from the system's own apt sources.
+kname='' kpkg='' kpattern='' kapt=''
+if kernel_spec "$kernel"; then
+	kname=$kernel
+elif [[ $kernel =~ ^linux-image-[a-z0-9][a-z0-9.+~-]*$ ]]; then
+	kpkg=$kernel
+	for n in "${KERNEL_NAMES[@]}"; do
+		kernel_spec "$n"
+		if [[ $kpkg =~ $kpattern ]]; then
+			kname=$n
+			break
+		fi
+	done
+	[[ -n $kname ]] || kpattern='' kapt=''
+else
+	fail 2 "unknown kernel '$kernel': use one of ${KERNEL_NAMES[*]} or a linux-image-* package name"
+fi
 
 script=$(realpath -e -- "$1" 2>/dev/null) || fail 2 "no such script: $1"
 shift
@@ -142,23 +195,88 @@ for stale in "$cache"/kernels/.tmp-* "$cache"/initrd/.tmp-*; do
 	fi
 done
 
+# The newest cached kernel whose package name matches the pattern $1.
 newest_cached_kernel() {
-	local d
+	local d entry
 	for d in "$cache"/kernels/*/complete; do
-		if [[ -e $d ]]; then basename "$(dirname "$d")"; fi
+		[[ -e $d ]] || continue
+		entry=$(basename "$(dirname "$d")")
+		if [[ ${entry%%_*} =~ $1 ]]; then echo "$entry"; fi
 	done | sort -V | tail -n 1
 }
 
-newest_apt_kernel() {
-	apt-cache search --names-only "$KERNEL_PATTERN" 2>/dev/null | awk '{print $1}' | sort -V | tail -n 1
+# apt_opts: the options that point apt-get and apt-cache at the apt state
+# the kernel comes from (none for the system's own).
+apt_opts=()
+
+# A private apt state for the suites of another Debian release, so that
+# the system's own sources, lists and package cache are never touched.
+# CACHE/apt/NAME/ holds its sources.list (the suites, on the mirrors the
+# system's sources name, signed by the Debian archive keyring), empty
+# sources.list.d/ and preferences.d/, an empty dpkg status, the index
+# files in lists/ and apt's binary caches in cache/.
+use_private_apt() { # use_private_apt NAME; sets apt_opts
+	local name=$1 st suites suite codename targets uri rel mirror='' security=''
+	# shellcheck disable=SC2016 # $(FIELD) is apt's own format syntax
+	local format='$(REPO_URI) $(RELEASE)'
+	st=$cache/apt/$name
+	suites=$(apt_state_suites "$name") || fail 125 "no suites known for apt state $name"
+	[[ -r $ARCHIVE_KEYRING ]] ||
+		fail 125 "$ARCHIVE_KEYRING is missing (apt-get install debian-archive-keyring)"
+	# The mirrors: those serving the system's own release and its
+	# security updates, as apt itself reads the system's sources.
+	codename=$(sed -n 's/^VERSION_CODENAME=//p' /etc/os-release 2>/dev/null | tr -d '"')
+	[[ -n $codename ]] || fail 125 "no VERSION_CODENAME in /etc/os-release: cannot tell which apt source is Debian's"
+	targets=$(apt-get indextargets --format "$format" 'Identifier: Packages') ||
+		fail 125 "apt-get indextargets failed: cannot read the system's apt sources"
+	while read -r uri rel; do
+		if [[ $rel == "$codename" && -z $mirror ]]; then mirror=${uri%/}; fi
+		if [[ $rel == "$codename-security" && -z $security ]]; then security=${uri%/}; fi
+	done <<<"$targets"
+	[[ -n $mirror ]] || fail 125 "the system's apt sources name no mirror for suite $codename"
+	[[ -n $security ]] || fail 125 "the system's apt sources name no mirror for suite $codename-security"
+	mkdir -p "$st/sources.list.d" "$st/preferences.d" "$st/lists/partial" "$st/cache/archives/partial" ||
+		fail 125 "cannot create the apt state $st"
+	[[ -e $st/status ]] || : >"$st/status"
+	{
+		echo "# Written by vmlab.sh: the suites of the $name kernels."
+		for suite in $suites; do
+			case $suite in
+			*-security) uri=$security ;;
+			*) uri=$mirror ;;
+			esac
+			echo "deb [signed-by=$ARCHIVE_KEYRING] $uri $suite main"
+		done
+	} >"$st/sources.list.tmp" || fail 125 "cannot write $st/sources.list.tmp"
+	mv -f "$st/sources.list.tmp" "$st/sources.list" || fail 125 "cannot write $st/sources.list"
+	apt_opts=(
+		-o "Dir::Etc::SourceList=$st/sources.list"
+		-o "Dir::Etc::SourceParts=$st/sources.list.d"
+		-o "Dir::Etc::Preferences=$st/preferences"
+		-o "Dir::Etc::PreferencesParts=$st/preferences.d"
+		-o "Dir::State::Lists=$st/lists"
+		-o "Dir::State::status=$st/status"
+		-o "Dir::Cache=$st/cache"
+		-o "Acquire::Languages=none"
+	)
+	# Only fetching a kernel needs the indexes, and then fresh ones: an
+	# old index can name a version the mirror no longer has.
+	msg "updating the apt state $st ($suites)"
+	apt-get "${apt_opts[@]}" -o APT::Sandbox::User=root -qq update >&2 ||
+		fail 125 "apt-get update failed for the apt state $st (sources: $st/sources.list)"
 }
 
-# Decompressing the xz bzImage takes seconds under TCG on every boot.
-# The kernel is built with PVH entry support, so qemu can start the plain
-# ELF vmlinux directly; extract it once. Best effort: without it the
-# bzImage is booted as is.
+newest_apt_kernel() {
+	apt-cache "${apt_opts[@]}" search --names-only "$kpattern" 2>/dev/null | awk '{print $1}' | sort -V | tail -n 1
+}
+
+# Decompressing the bzImage takes seconds under TCG on every boot. The
+# kernel is built with PVH entry support, so qemu can start the plain ELF
+# vmlinux directly; extract it once. Best effort: without it the bzImage
+# is booted as is.
 extract_vmlinux() { # extract_vmlinux BZIMAGE CONFIG OUTPUT
-	local bz=$1 config=$2 out=$3 setup_sects payload_off payload_len
+	local bz=$1 config=$2 out=$3 setup_sects payload_off payload_len size magic
+	local decompress=()
 	grep -qx 'CONFIG_PVH=y' "$config" 2>/dev/null || return 0
 	# Boot protocol header: setup_sects at 0x1f1, payload_offset and
 	# payload_length at 0x248/0x24c, relative to the protected-mode code.
@@ -167,12 +285,28 @@ extract_vmlinux() { # extract_vmlinux BZIMAGE CONFIG OUTPUT
 	payload_len=$(od -An -tu4 -j $((0x24c)) -N4 "$bz")
 	((setup_sects > 0)) || setup_sects=4
 	payload_off=$(((setup_sects + 1) * 512 + payload_off))
-	# xz may stop reading before the 4-byte size trailer: only its own
-	# status counts, hence the process substitution instead of a pipe.
-	if xz -dc --single-stream >"$out.part" 2>/dev/null \
-		< <(dd if="$bz" iflag=skip_bytes,count_bytes skip="$payload_off" \
-			count="$payload_len" bs=1M status=none) &&
-		[[ $(head -c 4 "$out.part" | od -An -c | tr -d ' ') == '177ELF' ]]; then
+	# On x86 the payload always ends with the decompressed size (32 bits,
+	# little endian): it tells a complete extraction from a truncated one
+	# whatever the compressor.
+	size=$(od -An -tu4 -j $((payload_off + payload_len - 4)) -N4 "$bz" | tr -d ' ')
+	magic=$(od -An -tx1 -j "$payload_off" -N4 "$bz" | tr -d ' \n')
+	case $magic in
+	fd377a58) decompress=(xz -dc --single-stream) ;;
+	28b52ffd) decompress=(zstd -dcq) ;;
+	1f8b*) decompress=(gzip -dc) ;;
+	02214c18) decompress=(lz4 -dc) ;;
+	esac
+	if ((${#decompress[@]} == 0)) || ! command -v "${decompress[0]}" >/dev/null; then
+		msg "note: no decompressor for the payload of $bz (magic $magic); booting the bzImage"
+		return 0
+	fi
+	# The decompressors may stop reading, or complain, at the size
+	# trailer: their status is not what decides, the size and ELF are.
+	dd if="$bz" iflag=skip_bytes,count_bytes skip="$payload_off" \
+		count="$payload_len" bs=1M status=none 2>/dev/null |
+		"${decompress[@]}" >"$out.part" 2>/dev/null || true
+	if [[ $(stat -c %s "$out.part" 2>/dev/null) == "$size" &&
+		$(head -c 4 "$out.part" | od -An -c | tr -d ' ') == '177ELF' ]]; then
 		mv -f "$out.part" "$out"
 	else
 		rm -f "$out.part"
@@ -187,7 +321,7 @@ fetch_kernel() { # fetch_kernel PACKAGE -> sets kentry to the cache entry name
 	tmp=$(mktemp -d "$cache/kernels/.tmp-$$.XXXXXX")
 	tmp_paths+=("$tmp")
 	msg "downloading $pkg"
-	(cd "$tmp" && apt-get -q -o APT::Sandbox::User=root download "$pkg" >&2) ||
+	(cd "$tmp" && apt-get "${apt_opts[@]}" -q -o APT::Sandbox::User=root download "$pkg" >&2) ||
 		fail 125 "apt-get download $pkg failed"
 	deb=$(echo "$tmp"/*.deb)
 	[[ -f $deb ]] || fail 125 "no .deb downloaded for $pkg"
@@ -208,23 +342,32 @@ fetch_kernel() { # fetch_kernel PACKAGE -> sets kentry to the cache entry name
 	kentry=$entry
 }
 
-if [[ -n ${VMLAB_KERNEL:-} ]]; then
+if [[ -n $kpkg ]]; then
 	kentry=
-	for d in "$cache/kernels/${VMLAB_KERNEL}"_*/complete; do
+	for d in "$cache/kernels/${kpkg}"_*/complete; do
 		if [[ -e $d ]]; then kentry=$(basename "$(dirname "$d")"); fi
 	done
-	[[ -n $kentry ]] || fetch_kernel "$VMLAB_KERNEL"
+	if [[ -z $kentry ]]; then
+		[[ -z $kapt ]] || use_private_apt "$kapt"
+		fetch_kernel "$kpkg"
+	fi
 else
 	# Prefer what is cached so the kernel under test does not change
 	# behind the developer's back when the archive moves on.
-	kentry=$(newest_cached_kernel)
+	kentry=$(newest_cached_kernel "$kpattern")
 	if [[ -z $kentry ]]; then
-		pkg=$(newest_apt_kernel)
-		if [[ -z $pkg ]]; then
-			apt-get update -qq >&2 || fail 125 "apt-get update failed"
+		if [[ -n $kapt ]]; then
+			use_private_apt "$kapt"
 			pkg=$(newest_apt_kernel)
+			[[ -n $pkg ]] || fail 125 "no package matching $kpattern in the apt state $cache/apt/$kapt"
+		else
+			pkg=$(newest_apt_kernel)
+			if [[ -z $pkg ]]; then
+				apt-get update -qq >&2 || fail 125 "apt-get update failed"
+				pkg=$(newest_apt_kernel)
+			fi
+			[[ -n $pkg ]] || fail 125 "no package matching $kpattern in apt"
 		fi
-		[[ -n $pkg ]] || fail 125 "no package matching $KERNEL_PATTERN in apt"
 		fetch_kernel "$pkg"
 	fi
 fi
@@ -259,10 +402,18 @@ build_initrd() {
 			# "builtin NAME" lines need nothing.
 			[[ $verb == insmod ]] || continue
 			name=${path##*/}
-			name=${name%.ko}
+			name=${name%.ko*}
 			[[ " ${list[*]} " == *" $name "* ]] && continue
 			list+=("$name")
-			cp "$path" "$root/modules/$name.ko"
+			# busybox insmod wants the plain object; kernels differ in
+			# whether (and how) their modules are compressed.
+			case $path in
+			*.ko) cp "$path" "$root/modules/$name.ko" ;;
+			*.ko.xz) xz -dc "$path" >"$root/modules/$name.ko" ;;
+			*.ko.zst) zstd -dcq "$path" >"$root/modules/$name.ko" ;;
+			*.ko.gz) gzip -dc "$path" >"$root/modules/$name.ko" ;;
+			*) fail 125 "cannot unpack module file $path" ;;
+			esac || fail 125 "cannot unpack module file $path"
 		done <<<"$deps"
 	done
 	printf '%s\n' "${list[@]}" >"$root/modules/load.list"
@@ -287,6 +438,8 @@ script_log=$run/ctl/script.log
 : >"$script_log"
 {
 	printf 'VMLAB_CWD=%q\n' "$cwd"
+	printf 'VMLAB_KERNEL_NAME=%q\n' "$kname"
+	printf 'VMLAB_RELEASE=%q\n' "$release"
 	printf 'VMLAB_ARGV=('
 	printf ' %q' "$script" "$@"
 	printf ' )\n'
@@ -304,7 +457,7 @@ show_console_tail() {
 # Microseconds, from bash's own clock (SECONDS only ticks whole seconds).
 now_us() { echo "${EPOCHREALTIME/./}"; }
 
-msg "kernel $release ($kentry), run dir $run"
+msg "kernel ${kname:-$kpkg}: $release ($kentry), run dir $run"
 started_us=$(now_us)
 # TCG only: KVM hangs on this machine class. -cpu max gives the newer
 # instruction sets that host binaries may have been compiled for.
