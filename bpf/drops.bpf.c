@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * Conntrack drop attribution, tracepoint backend: every packet netfilter
- * drops passes skb:kfree_skb with reason NETFILTER_DROP. Which of those were
+ * drops passes skb:kfree_skb, with reason NETFILTER_DROP (5.17 and later)
+ * or freed from nf_hook_slow (before). Which of those were
  * conntrack's doing is decided from kernel state at that moment:
  *
  *  - no conntrack entry on the skb, and this CPU's conntrack `drop` counter
@@ -50,12 +51,18 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define NFS_FRAME_DEPTH 4
 #define NFS_FRAME_MASK (NFS_FRAME_DEPTH - 1)
 
-const volatile __u32 backend_id = 3;
 const volatile __u32 nr_cpus = 1;
-/* Set when the fentry or kprobe hooks on conntrack's own functions are
- * attached: causes then come from what those functions returned, and the
- * statistics are not needed. */
-const volatile bool cause_from_hooks = false;
+/* Set by userspace while the fentry or kprobe hooks on conntrack's own
+ * functions are attached: causes then come from what those functions
+ * returned, and the statistics are not needed. Not rodata: the hooks come
+ * and go with the nf_conntrack module while the programs run. */
+bool cause_from_hooks = false;
+__u32 backend_id = 3; /* of the records: 1 fentry, 2 kprobe, 3 tracepoint */
+/* Kernels before 5.17 give skb:kfree_skb no drop reason: there a netfilter
+ * drop is a kfree_skb() called from nf_hook_slow(), whose text userspace
+ * finds in kallsyms ([start, end)). */
+const volatile __u64 nf_hook_slow_start = 0;
+const volatile __u64 nf_hook_slow_end = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -223,7 +230,16 @@ static __always_inline __u8 take_ct_drop(struct net *net, __u32 netns, __u32 cpu
 	if (r == STAT_NO_CONNTRACK)
 		return NFS_CAUSE_RULE;
 	seen = stat_seen(netns, cpu);
-	if (!seen || cur.drop == seen->drop)
+	if (!seen)
+		return 0;
+	/* A counter behind what was seen was reset: nf_conntrack was unloaded
+	 * and loaded again. Follow it rather than take every later drop for
+	 * conntrack's. */
+	if (cur.drop < seen->drop) {
+		seen->drop = cur.drop;
+		seen->invalid = cur.invalid;
+	}
+	if (cur.drop == seen->drop)
 		return 0;
 	cause = cur.invalid != seen->invalid ? NFS_CAUSE_INVALID : NFS_CAUSE_TABLE_FULL;
 	__sync_fetch_and_add(&seen->drop, 1);
@@ -256,6 +272,8 @@ static __always_inline __u8 classify(struct net *net, __u32 netns, bool has_ct)
 	if (read_ct_stat(net, cpu, &cur) != STAT_OK)
 		return NFS_CAUSE_RULE;
 	seen = stat_seen(netns, cpu);
+	if (seen && cur.insert_failed < seen->insert_failed) /* reset, as above */
+		seen->insert_failed = cur.insert_failed;
 	if (seen && cur.insert_failed != seen->insert_failed) {
 		__sync_fetch_and_add(&seen->insert_failed, 1);
 		return NFS_CAUSE_INSERT_FAILED;
@@ -394,6 +412,7 @@ struct cpu_state {
 	struct drop_mark marks[NFS_FRAME_DEPTH];
 	__u32 in_early_drop;
 	__u32 pad;
+	__u64 last_evicted; /* the entry last reported in this early_drop() */
 };
 
 struct {
@@ -403,11 +422,37 @@ struct {
 	__type(value, struct cpu_state);
 } cpu_states SEC(".maps");
 
+/* PREEMPT_RT runs netfilter hooks preemptibly (softirqs in threads, local
+ * output in the sender's context with only migration disabled): two tasks
+ * can be inside hooks on one CPU at once, so the call frames are kept per
+ * task there. Set by userspace from /sys/kernel/realtime. */
+const volatile bool frames_per_task = false;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, __u64); /* the task_struct: pid 0 is every CPU's idle task */
+	__type(value, struct cpu_state);
+} task_states SEC(".maps");
+
 static __always_inline struct cpu_state *this_cpu_state(void)
 {
+	__u64 task = bpf_get_current_task();
+	struct cpu_state *st;
 	__u32 zero = 0;
 
-	return bpf_map_lookup_elem(&cpu_states, &zero);
+	if (!frames_per_task)
+		return bpf_map_lookup_elem(&cpu_states, &zero);
+	st = bpf_map_lookup_elem(&task_states, &task);
+	if (st)
+		return st;
+	/* A zeroed state to start from: this CPU's slot of cpu_states, which
+	 * stays unused (and zero) when frames are kept per task. */
+	st = bpf_map_lookup_elem(&cpu_states, &zero);
+	if (!st)
+		return NULL;
+	bpf_map_update_elem(&task_states, &task, st, BPF_NOEXIST);
+	return bpf_map_lookup_elem(&task_states, &task);
 }
 
 static __always_inline struct ct_frame *frame_push(struct ct_frames *s, struct sk_buff *skb, __u8 hook)
@@ -656,25 +701,57 @@ static __always_inline int on_netfilter_drop(struct sk_buff *skb)
 	return 0;
 }
 
-static __always_inline int on_kfree_skb(struct sk_buff *skb, int reason)
+static __always_inline bool freed_in_nf_hook_slow(void *location)
 {
-	if (!bpf_core_enum_value_exists(enum skb_drop_reason, SKB_DROP_REASON_NETFILTER_DROP))
+	__u64 at = (__u64)(unsigned long)location;
+
+	return at >= nf_hook_slow_start && at < nf_hook_slow_end;
+}
+
+static __always_inline int on_kfree_skb(struct sk_buff *skb, void *location, int reason)
+{
+	/* Drop reasons arrived in 5.17, NETFILTER_DROP among them;
+	 * where the enum lacks it, the call site tells. */
+	if (bpf_core_enum_value_exists(enum skb_drop_reason, SKB_DROP_REASON_NETFILTER_DROP)) {
+		if (reason != bpf_core_enum_value(enum skb_drop_reason, SKB_DROP_REASON_NETFILTER_DROP))
+			return 0;
+	} else if (!freed_in_nf_hook_slow(location)) {
 		return 0;
-	if (reason != bpf_core_enum_value(enum skb_drop_reason, SKB_DROP_REASON_NETFILTER_DROP))
+	}
+	return on_netfilter_drop(skb);
+}
+
+static __always_inline int on_kfree_skb_at(struct sk_buff *skb, void *location)
+{
+	if (!freed_in_nf_hook_slow(location))
 		return 0;
 	return on_netfilter_drop(skb);
 }
 
+/* The tracepoint's arguments since 5.17: (skb, location, reason). */
 SEC("tp_btf/kfree_skb")
 int BPF_PROG(btf_kfree_skb, struct sk_buff *skb, void *location, enum skb_drop_reason reason)
 {
-	return on_kfree_skb(skb, reason);
+	return on_kfree_skb(skb, location, reason);
 }
 
 SEC("raw_tp/kfree_skb")
 int BPF_PROG(raw_kfree_skb, struct sk_buff *skb, void *location, int reason)
 {
-	return on_kfree_skb(skb, reason);
+	return on_kfree_skb(skb, location, reason);
+}
+
+/* Before 5.17: (skb, location). Reading a third argument would be refused. */
+SEC("tp_btf/kfree_skb")
+int BPF_PROG(btf_kfree_skb_at, struct sk_buff *skb, void *location)
+{
+	return on_kfree_skb_at(skb, location);
+}
+
+SEC("raw_tp/kfree_skb")
+int BPF_PROG(raw_kfree_skb_at, struct sk_buff *skb, void *location)
+{
+	return on_kfree_skb_at(skb, location);
 }
 
 /* A TCP socket starting to connect is in its owner's context: remember the
@@ -711,8 +788,10 @@ static __always_inline void on_early_drop_enter(void)
 {
 	struct cpu_state *st = this_cpu_state();
 
-	if (st)
+	if (st) {
 		st->in_early_drop += 1;
+		st->last_evicted = 0;
+	}
 }
 
 static __always_inline void on_early_drop_exit(void)
@@ -733,6 +812,11 @@ static __always_inline void on_ct_delete(struct nf_conn *ct)
 
 	if (!st || !st->in_early_drop)
 		return;
+	/* Both nf_ct_delete and its .part.0 clone are hooked where the
+	 * compiler split it: a call through the first reaches the second. */
+	if (st->last_evicted == (__u64)(unsigned long)ct)
+		return;
+	st->last_evicted = (__u64)(unsigned long)ct;
 	t = &ct->tuplehash[0].tuple; /* IP_CT_DIR_ORIGINAL */
 	net = BPF_CORE_READ(ct, ct_net.net);
 	key.netns_ino = BPF_CORE_READ(net, ns.inum);
@@ -913,6 +997,16 @@ int BPF_KRETPROBE(kretprobe_early_drop)
 
 SEC("kprobe/nf_ct_delete")
 int BPF_KPROBE(kprobe_nf_ct_delete, struct nf_conn *ct)
+{
+	on_ct_delete(ct);
+	return 0;
+}
+
+/* GCC may split nf_ct_delete() and have early_drop() call the split-off
+ * part directly (Debian's 5.10: nf_ct_delete.part.0(ct, 0, 0)), bypassing
+ * the exported function. A clone has no BTF: kprobe only, where it exists. */
+SEC("kprobe/nf_ct_delete.part.0")
+int BPF_KPROBE(kprobe_nf_ct_delete_part, struct nf_conn *ct)
 {
 	on_ct_delete(ct);
 	return 0;

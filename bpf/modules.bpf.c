@@ -118,7 +118,21 @@ int BPF_PROG(raw_module_free, struct module *mod)
 /*
  * A failed init_module/finit_module (bad signature, unknown symbol, already
  * loaded) produces no module_load; the syscall exit tracepoints catch it.
+ *
+ * Their record is the kernel's struct syscall_trace_exit {struct trace_entry
+ * ent; int nr; long ret;}, 24 bytes, not trace_event_raw_sys_exit (the
+ * raw_syscalls:sys_exit record, whose `long id` takes nr's place). The two
+ * agree only while struct trace_entry is 8 bytes: PREEMPT_RT kernels (6.1-rt)
+ * add common_preempt_lazy_count to it, which moves trace_event_raw_sys_exit's
+ * ret to 24, past the record, and the kernel then refuses to attach the
+ * program (EACCES), while syscall_trace_exit's ret stays at 16 (nr moves to
+ * 12). Declaring only ret lets CO-RE take its offset from the running
+ * kernel's own syscall_trace_exit.
  */
+struct syscall_trace_exit___nfs {
+	long ret;
+} __attribute__((preserve_access_index));
+
 static __always_inline int on_load_syscall_exit(long ret)
 {
 	struct nfs_module_event *ev;
@@ -134,13 +148,13 @@ static __always_inline int on_load_syscall_exit(long ret)
 }
 
 SEC("tracepoint/syscalls/sys_exit_finit_module")
-int tp_finit_module_exit(struct trace_event_raw_sys_exit *ctx)
+int tp_finit_module_exit(struct syscall_trace_exit___nfs *ctx)
 {
 	return on_load_syscall_exit(ctx->ret);
 }
 
 SEC("tracepoint/syscalls/sys_exit_init_module")
-int tp_init_module_exit(struct trace_event_raw_sys_exit *ctx)
+int tp_init_module_exit(struct syscall_trace_exit___nfs *ctx)
 {
 	return on_load_syscall_exit(ctx->ret);
 }

@@ -60,10 +60,7 @@ struct ActivationSource::Programs {
                               "on a kernel that can hook nf_register_net_hook (fentry or kprobe) this is not needed");
             skel->rodata->self_tgid = static_cast<uint32_t>(::getpid());
         }
-        if (int err = skel.load(); err) {
-            throw Failure(ExitCode::unsupported, "the kernel refused nfsleuth's activation programs: " + describe_errno(err),
-                          "run with -v to see the verifier log, and `nfsleuth doctor`");
-        }
+        hooks.load(skel, "activation programs");
     }
 
     bool uses_netlink() const { return hooks.backend() == "tracepoint"; }

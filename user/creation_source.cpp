@@ -15,6 +15,7 @@
 #include "creations.skel.h"
 #include "ct_netlink.hpp"
 #include "drop_event.hpp"
+#include "module_hooks.hpp"
 #include "percpu_layout.hpp"
 
 namespace nfsleuth {
@@ -32,12 +33,17 @@ std::string destination_of(uint8_t family, uint8_t proto, const uint8_t* daddr, 
     return format_destination(decode_flow(raw));
 }
 
-std::vector<HookSpec> creation_hooks(std::optional<Backend> cause_backend) {
-    if (cause_backend) {
-        const bool fentry = *cause_backend == Backend::fentry;
+// The allocation hook's program for a backend.
+const char* alloc_program(Backend b) { return b == Backend::fentry ? "fexit_creation_alloc" : "kretprobe_creation_alloc"; }
+
+std::vector<HookSpec> creation_hooks(const CausePlan& plan) {
+    // Following nf_conntrack, the allocation hook is attached by ModuleHooks.
+    if (plan.follows_module) return {};
+    if (plan.backend) {
+        const bool fentry = *plan.backend == Backend::fentry;
         return {{"ct_create", "entry allocations per creator", false,
                  {{fentry ? Flavor::fentry : Flavor::kprobe, "__nf_conntrack_alloc",
-                   {fentry ? "fexit_creation_alloc" : "kretprobe_creation_alloc"}}}}};
+                   {alloc_program(*plan.backend)}}}}};
     }
     return {{"ct_first_packet", "the process sending a new entry's first packet", false,
              {{Flavor::tp_btf, "net_dev_queue", {"btf_net_dev_queue"}},
@@ -61,8 +67,13 @@ struct CreationSource::Impl {
     uint64_t reported = 0;
     uint64_t attributed = 0;
 
-    Impl(const CommonOptions& options, KernelProbe& probe, std::optional<Backend> cause_backend)
-        : skel(options.btf), alloc_backend(cause_backend), hooks(skel->obj, creation_hooks(cause_backend), probe, std::nullopt) {}
+    std::unique_ptr<ModuleHooks> module_alloc;  // the allocation hook following nf_conntrack
+
+    Impl(const CommonOptions& options, KernelProbe& probe, const CausePlan& plan)
+        : skel(options.btf), alloc_backend(plan.backend), hooks(skel->obj, creation_hooks(plan), probe, std::nullopt) {
+        if (plan.follows_module)
+            bpf_program__set_autoload(bpf_object__find_program_by_name(skel->obj, alloc_program(*plan.backend)), true);
+    }
 
     uint64_t counter(uint32_t which) const {
         return sum_percpu_counter(bpf_map__fd(skel->maps.creation_counters), which);
@@ -137,23 +148,27 @@ struct CreationSource::Impl {
     }
 };
 
-CreationSource::CreationSource(const CommonOptions& options, KernelProbe& probe, std::optional<Backend> cause_backend,
+CreationSource::CreationSource(const CommonOptions& options, KernelProbe& probe, const CausePlan& plan,
                                uint32_t max_creators)
-    : impl_(std::make_unique<Impl>(options, probe, cause_backend)) {
+    : impl_(std::make_unique<Impl>(options, probe, plan)) {
     auto& skel = impl_->skel;
     apply_percpu_layout(skel->rodata, probe.kernel_btf());
     bpf_map__set_max_entries(skel->maps.ct_creators, max_creators);
-    if (int err = skel.load(); err) {
-        throw Failure(ExitCode::unsupported, "the kernel refused nfsleuth's creation programs: " + describe_errno(err),
-                      "run with -v to see the verifier log, and `nfsleuth doctor`");
+    impl_->hooks.load(skel, "creation programs");
+    if (!plan.backend) impl_->netlink = std::make_unique<CtEventSources>();
+    if (plan.follows_module) {
+        bpf_program* p = bpf_object__find_program_by_name(skel->obj, alloc_program(*plan.backend));
+        if (p && bpf_program__fd(p) >= 0)
+            impl_->module_alloc = std::make_unique<ModuleHooks>("nf_conntrack", std::vector<bpf_program*>{p});
     }
-    if (!cause_backend) impl_->netlink = std::make_unique<CtEventSources>();
     impl_->hooks.attach();
+    follow_conntrack();
 }
 
 CreationSource::~CreationSource() = default;
 
 std::string CreationSource::method() const {
+    if (impl_->module_alloc) return "allocation (kprobe, while nf_conntrack is loaded)";
     if (impl_->alloc_backend) return std::string("allocation (") + to_string(*impl_->alloc_backend) + ")";
     return "netlink";
 }
@@ -205,6 +220,30 @@ CreationAccounting CreationSource::accounting() const {
     return a;
 }
 
-void CreationSource::detach() { impl_->hooks.detach(); }
+void CreationSource::detach() {
+    if (impl_->module_alloc) impl_->module_alloc->detach();
+    impl_->hooks.detach();
+}
+
+std::optional<std::string> CreationSource::follow_conntrack() {
+    if (!impl_->module_alloc) return std::nullopt;
+    switch (impl_->module_alloc->follow()) {
+        case ModuleHooks::Change::attached:
+        case ModuleHooks::Change::reattached: return "creations now counted at nf_conntrack's allocation (kprobe)";
+        case ModuleHooks::Change::detached: return "nf_conntrack was unloaded: nothing to count until it is back";
+        case ModuleHooks::Change::failed:
+            return "cannot attach a kprobe to nf_conntrack's allocation (" + impl_->module_alloc->error() +
+                   "); creations are not counted";
+        case ModuleHooks::Change::none: break;
+    }
+    return std::nullopt;
+}
+
+std::vector<bpf_program*> CreationSource::programs() const {
+    std::vector<bpf_program*> out = impl_->hooks.programs();
+    if (impl_->module_alloc)
+        for (bpf_program* p : impl_->module_alloc->attached_programs()) out.push_back(p);
+    return out;
+}
 
 }  // namespace nfsleuth

@@ -28,10 +28,10 @@ struct CreationAccounting {
 
 class CreationSource {
 public:
-    // cause_backend: the backend the drop hooks use (fentry or kprobe hook
-    // the allocation path too); nullopt: netlink events.
-    CreationSource(const CommonOptions& options, KernelProbe& probe, std::optional<Backend> cause_backend,
-                   uint32_t max_creators);
+    // plan: how the drop hooks know causes; where they hook conntrack's
+    // functions (fentry or kprobe, or kprobes following the nf_conntrack
+    // module) the allocation is hooked too, otherwise netlink events are read.
+    CreationSource(const CommonOptions& options, KernelProbe& probe, const CausePlan& plan, uint32_t max_creators);
     ~CreationSource();
 
     // "allocation (fentry)", "allocation (kprobe)" or "netlink".
@@ -45,6 +45,11 @@ public:
     std::vector<Creation> collect();
     CreationAccounting accounting() const;
     void detach();
+    // Following nf_conntrack: attaches the allocation hook when it loads,
+    // detaches it when it goes. Returns what changed.
+    std::optional<std::string> follow_conntrack();
+    // Every attached program.
+    std::vector<bpf_program*> programs() const;
     // Whether following new namespaces needs CAP_NET_ADMIN.
     bool uses_netlink() const;
     // Netlink: nf_conntrack_netlink is not loaded yet, so nothing is read.

@@ -5,13 +5,20 @@
 #include <sys/utsname.h>
 
 #include <cstdio>
+#include <functional>
 #include <iostream>
+#include <map>
 #include <nlohmann/json.hpp>
 
+#include "activation_source.hpp"
 #include "bpf_support.hpp"
+#include "creation_source.hpp"
+#include "drop_source.hpp"
 #include "hooks.hpp"
+#include "kallsyms.hpp"
 #include "json_line.hpp"
 #include "kernel_probe.hpp"
+#include "module_source.hpp"
 #include "netns.hpp"
 #include "text.hpp"
 
@@ -29,6 +36,81 @@ void print_row(const std::string& key, const std::string& value) {
 }
 
 std::string opt_number(const std::optional<uint64_t>& v) { return v ? std::to_string(*v) : "-"; }
+
+// The hooks of every source as the commands get them: the source's real
+// programs loaded and attached, then released. The empty programs say which
+// attach types work; only nfsleuth's own programs show what the kernel
+// refuses of them (a tracepoint record laid out differently, as on 6.1
+// PREEMPT_RT, passes the first test and fails this one).
+struct Trial {
+    std::map<std::string, HookOutcome> hooks;  // by hook name
+    std::vector<std::string> not_started;      // sources that could not start, and why
+};
+
+Trial try_real_programs(const CommonOptions& options, KernelProbe& probe) {
+    Trial t;
+    auto keep = [&](const std::vector<HookOutcome>& outcomes) {
+        for (const auto& o : outcomes) t.hooks.insert_or_assign(o.hook, o);
+    };
+    auto attempt = [&](const std::string& source, const std::function<void()>& run) {
+        try {
+            run();
+        } catch (const HookRefused& f) {
+            keep(f.outcomes());
+        } catch (const Failure& f) {
+            t.not_started.push_back(source + ": " + f.what());
+        }
+    };
+    if (KernelProbe::modules_supported()) {
+        attempt("module events", [&] {
+            ModuleSource s(options, probe, [](const ModuleRecord&) {});
+            keep(s.hooks().outcomes());
+        });
+    }
+    attempt("conntrack drops", [&] {
+        DropSource s(options, DropOptions{}, probe, [](const DropRecord&, const DropContext&) {});
+        keep(s.hooks().outcomes());
+    });
+    attempt("conntrack creations", [&] {
+        CreationSource s(options, probe, plan_cause_hooks(probe, std::nullopt), DropOptions{}.max_flows);
+        keep(s.hooks().outcomes());
+    });
+    attempt("conntrack activations", [&] {
+        ActivationSource s(options, probe, [](const ActivationRecord&) {});
+        keep(s.hooks().outcomes());
+    });
+    return t;
+}
+
+bool refused(const HookOutcome& o) {
+    return o.failed_at == HookStage::load || o.failed_at == HookStage::attach;
+}
+
+// A hook as planned, completed with what its real programs did.
+nlohmann::ordered_json hook_json(const HookSpec& spec, const HookPlan& plan, const HookOutcome* tried) {
+    nlohmann::ordered_json h = {{"hook", spec.name}, {"purpose", spec.purpose}, {"required", spec.required}};
+    // The source's own choice where it ran (the drop cause hooks share one
+    // backend there).
+    const std::optional<AttachCandidate>& chosen = tried && tried->chosen ? tried->chosen : plan.chosen;
+    if (chosen) {
+        h["backend"] = to_string(backend_of(chosen->flavor));
+        h["attach"] = std::string(to_string(chosen->flavor)) + ":" + chosen->target;
+    } else {
+        h["backend"] = nullptr;
+        h["attach"] = nullptr;
+    }
+    h["rejected"] = plan.rejected;
+    // null: not tried (no candidate, or its source did not start).
+    if (tried && (tried->traced || refused(*tried)))
+        h["works"] = tried->traced;
+    else
+        h["works"] = nullptr;
+    if (tried && refused(*tried))
+        h["refused"] = {{"stage", to_string(*tried->failed_at)}, {"reason", tried->reason}};
+    else
+        h["refused"] = nullptr;
+    return h;
+}
 
 }  // namespace
 
@@ -57,6 +139,7 @@ ExitCode run_doctor(const CommonOptions& options) {
 
     nlohmann::ordered_json attach = nlohmann::ordered_json::object();
     nlohmann::ordered_json hooks = nlohmann::ordered_json::array();
+    int hooks_refused = 0;
     if (caps.can_trace()) {
         {
             QuietLibbpf quiet;
@@ -67,22 +150,35 @@ ExitCode run_doctor(const CommonOptions& options) {
             attach[to_string(f)] = {{"works", r.works}, {"detail", r.detail}};
         }
         std::vector<HookSpec> all_hooks = module_hooks();
-        all_hooks.insert(all_hooks.end(), drop_hooks().begin(), drop_hooks().end());
+        auto drop_side = drop_hooks(kfree_skb_args(probe));
+        all_hooks.insert(all_hooks.end(), drop_side.begin(), drop_side.end());
         all_hooks.insert(all_hooks.end(), drop_cause_hooks().begin(), drop_cause_hooks().end());
         all_hooks.insert(all_hooks.end(), activation_hooks().begin(), activation_hooks().end());
+        Trial trial = try_real_programs(options, probe);
         for (const auto& spec : all_hooks) {
-            HookPlan plan = plan_hook(spec, probe, std::nullopt);
-            nlohmann::ordered_json h = {{"hook", spec.name}, {"purpose", spec.purpose}, {"required", spec.required}};
-            if (plan.chosen) {
-                h["backend"] = to_string(backend_of(plan.chosen->flavor));
-                h["attach"] = std::string(to_string(plan.chosen->flavor)) + ":" + plan.chosen->target;
-            } else {
-                h["backend"] = nullptr;
-                h["attach"] = nullptr;
-            }
-            h["rejected"] = plan.rejected;
-            hooks.push_back(h);
+            auto tried = trial.hooks.find(spec.name);
+            hooks.push_back(hook_json(spec, plan_hook(spec, probe, std::nullopt),
+                                      tried == trial.hooks.end() ? nullptr : &tried->second));
+            if (tried != trial.hooks.end()) trial.hooks.erase(tried);
         }
+        // Hooks a source plans by itself (conntrack creations).
+        for (const auto& [name, o] : trial.hooks) {
+            HookSpec spec{o.hook, o.purpose, o.required, {}};
+            HookPlan plan;
+            plan.chosen = o.chosen;
+            if (o.failed_at == HookStage::plan) plan.rejected.push_back(o.reason);
+            hooks.push_back(hook_json(spec, plan, &o));
+        }
+        for (const auto& h : hooks) {
+            if (h["refused"].is_null()) continue;
+            std::string note = "the kernel refused nfsleuth's programs for " + h["hook"].get<std::string>() + " (" +
+                               h["purpose"].get<std::string>() + ") at " + h["refused"]["stage"].get<std::string>() +
+                               ": " + h["refused"]["reason"].get<std::string>() + "; ";
+            note += h["required"].get<bool>() ? "commands that need it exit 3" : "commands run without it";
+            notes.push_back(note);
+            ++hooks_refused;
+        }
+        for (const auto& why : trial.not_started) notes.push_back("not tried: " + why);
     } else {
         j["ringbuf"] = nullptr;
         notes.push_back("not privileged: attach types were not probed (needs CAP_BPF and CAP_PERFMON, or root)");
@@ -90,10 +186,24 @@ ExitCode run_doctor(const CommonOptions& options) {
     j["attach_types"] = attach;
     j["hooks"] = hooks;
     if (caps.can_trace()) {
-        auto cause = choose_cause_backend(probe, std::nullopt);
-        j["drop_backend"] = cause ? to_string(*cause) : "tracepoint";
+        CausePlan cause = plan_cause_hooks(probe, std::nullopt);
+        j["drop_backend"] = cause.backend ? to_string(*cause.backend) : "tracepoint";
+        j["drop_causes_follow_module"] = cause.follows_module;
+        const bool by_reason = kfree_skb_args(probe) == KfreeSkbArgs::reason;
+        const bool site_known = by_reason || RunningKernelSymbols().function_range("nf_hook_slow").has_value();
+        j["drop_recognised_by"] = by_reason    ? "kfree_skb reason NETFILTER_DROP"
+                                  : site_known ? "kfree_skb called from nf_hook_slow (the kernel has no drop reasons)"
+                                               : nullptr;
+        if (!site_known) {
+            // Every drop would go unseen: the worst answer, so a finding.
+            notes.push_back("netfilter drops cannot be recognised here: skb:kfree_skb has no drop reason and "
+                            "nf_hook_slow's address is not in /proc/kallsyms (kernel.kptr_restrict=2?)");
+            ++hooks_refused;
+        }
     } else {
         j["drop_backend"] = nullptr;
+        j["drop_causes_follow_module"] = nullptr;
+        j["drop_recognised_by"] = nullptr;
     }
 
     auto works = [&](Flavor f) { return attach.contains(to_string(f)) && attach[to_string(f)]["works"].get<bool>(); };
@@ -164,17 +274,29 @@ ExitCode run_doctor(const CommonOptions& options) {
                         opt_number(ns.ct_count).c_str(), opt_number(ns.ct_max).c_str(),
                         escape_for_terminal(ns.name).c_str());
         }
-        if (!j["drop_backend"].is_null())
-            std::printf("\nDrop causes from: %s%s\n", j["drop_backend"].get<std::string>().c_str(),
-                        j["drop_backend"] == "tracepoint" ? " (kfree_skb plus conntrack's per-CPU statistics)"
-                                                           : " (conntrack's own functions)");
-        std::printf("\nHooks:\n");
+        if (!j["drop_backend"].is_null()) {
+            std::printf("\nDrops recognised by: %s\n", j["drop_recognised_by"].is_null()
+                                                             ? "NOTHING (see the notes)"
+                                                             : j["drop_recognised_by"].get<std::string>().c_str());
+            std::string from = j["drop_backend"] == "tracepoint" ? " (kfree_skb plus conntrack's per-CPU statistics)"
+                               : j["drop_causes_follow_module"].get<bool>()
+                                   ? " (conntrack's own functions, while the nf_conntrack module is loaded; kprobes, "
+                                     "which leave it free to be unloaded; conntrack's statistics otherwise)"
+                                   : " (conntrack's own functions)";
+            std::printf("Drop causes from: %s%s\n", j["drop_backend"].get<std::string>().c_str(), from.c_str());
+        }
+        std::printf("\nHooks (each source's real programs loaded and attached):\n");
         for (const auto& h : hooks) {
             std::string use = h["attach"].is_null() ? "unavailable" : h["backend"].get<std::string>() + " (" +
                                                                           h["attach"].get<std::string>() + ")";
             std::string why;
             if (h["attach"].is_null()) {
                 for (const auto& r : h["rejected"]) why += (why.empty() ? ": " : "; ") + r.get<std::string>();
+            } else if (!h["refused"].is_null()) {
+                why = ": REFUSED at " + h["refused"]["stage"].get<std::string>() + ": " +
+                      h["refused"]["reason"].get<std::string>();
+            } else {
+                why = h["works"].is_null() ? ", not tried" : ", works";
             }
             std::printf("  %-20s %s%s\n", h["hook"].get<std::string>().c_str(), use.c_str(), why.c_str());
         }
@@ -184,7 +306,10 @@ ExitCode run_doctor(const CommonOptions& options) {
         }
         std::fflush(stdout);
     }
-    return caps.can_trace() ? ExitCode::ok : ExitCode::privilege;
+    if (!caps.can_trace()) return ExitCode::privilege;
+    // A hook the kernel offers but refuses nfsleuth's programs on is a
+    // finding, not a property of the kernel: say so in the exit code.
+    return hooks_refused ? ExitCode::unsupported : ExitCode::ok;
 }
 
 }  // namespace nfsleuth

@@ -64,6 +64,15 @@ ojson to_json(const DropRecord& r, const DropContext& c) {
     return j;
 }
 
+ojson drop_causes_event(const std::string& ts, const std::string& backend, const std::string& message) {
+    ojson j;
+    j["type"] = "drop_causes";
+    j["ts"] = ts;
+    j["backend"] = backend;
+    j["message"] = message;
+    return j;
+}
+
 std::string to_human_line(const DropRecord& r, const DropContext& c) {
     const Origin& o = r.origin;
     std::string line = c.ts + " drop " + cause_name(r.key) + " " + format_flow(r.key.flow);

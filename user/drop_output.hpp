@@ -22,6 +22,9 @@ struct DropContext {
 };
 
 nlohmann::ordered_json to_json(const DropRecord& r, const DropContext& c);
+// A change in how drop causes are known (conntrack's hooks attached or
+// detached as the nf_conntrack module comes and goes).
+nlohmann::ordered_json drop_causes_event(const std::string& ts, const std::string& backend, const std::string& message);
 std::string to_human_line(const DropRecord& r, const DropContext& c);
 
 // Conntrack fill and the kernel's own drop count of one namespace.

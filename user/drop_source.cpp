@@ -10,12 +10,20 @@
 #include <iterator>
 
 #include "ct_stat.hpp"
+#include "kallsyms.hpp"
+#include "module_hooks.hpp"
 #include "drops.skel.h"
 #include "netns.hpp"
 #include "percpu_layout.hpp"
 #include "text.hpp"
 
 namespace nfsleuth {
+
+namespace {
+
+KernelDropCounters kernel_counters(const CtCpuStat& sum) { return {sum.drop, sum.insert_failed, sum.early_drop}; }
+
+}  // namespace
 
 std::optional<std::string> ProcessEnricher::netns_name(uint32_t inode) {
     auto it = netns_.find(inode);
@@ -44,14 +52,35 @@ std::optional<std::string> ProcessEnricher::cmdline(uint32_t pid) {
 struct DropSource::Programs {
     Skeleton<drops_bpf> skel;
     HookSelection hooks;  // its links go before skel: declared after it
+    std::unique_ptr<ModuleHooks> module_causes;  // cause hooks following nf_conntrack
 
-    Programs(const CommonOptions& options, std::optional<Backend> cause_backend, KernelProbe& probe)
-        : skel(options.btf), hooks(skel->obj, hook_specs(cause_backend), probe, cause_backend) {}
+    Programs(const CommonOptions& options, const CausePlan& plan, KernelProbe& probe)
+        : skel(options.btf), hooks(skel->obj, hook_specs(plan, probe), probe, plan.backend) {
+        // Loaded now, attached whenever nf_conntrack is there.
+        if (plan.follows_module) {
+            for (bpf_program* p : programs_named(cause_programs(*plan.backend))) bpf_program__set_autoload(p, true);
+            for (bpf_program* p : programs_named(clone_programs())) bpf_program__set_autoload(p, true);
+        }
+    }
 
-    static std::vector<HookSpec> hook_specs(std::optional<Backend> cause_backend) {
-        std::vector<HookSpec> specs = drop_hooks();
-        if (cause_backend) specs.insert(specs.end(), drop_cause_hooks().begin(), drop_cause_hooks().end());
+    // Kprobes on compiler clones of the cause functions, where a build has them.
+    static std::vector<std::string> clone_programs() { return {"kprobe_nf_ct_delete_part"}; }
+
+    static std::vector<HookSpec> hook_specs(const CausePlan& plan, const KernelProbe& probe) {
+        std::vector<HookSpec> specs = drop_hooks(kfree_skb_args(probe));
+        if (plan.backend && !plan.follows_module)
+            specs.insert(specs.end(), drop_cause_hooks().begin(), drop_cause_hooks().end());
         return specs;
+    }
+
+    std::vector<bpf_program*> programs_named(const std::vector<std::string>& names) const {
+        std::vector<bpf_program*> out;
+        for (const auto& name : names) {
+            bpf_program* p = bpf_object__find_program_by_name(skel->obj, name.c_str());
+            if (!p) throw Failure(ExitCode::failure, "BPF object has no program " + name);
+            out.push_back(p);
+        }
+        return out;
     }
 
     std::vector<DropAggregator::MapEntry> read_aggregates() const {
@@ -72,37 +101,74 @@ struct DropSource::Programs {
     uint64_t counter(uint32_t which) const {
         return sum_percpu_counter(bpf_map__fd(skel->maps.drop_counters), which);
     }
+
+    // Where causes come from now, as the records say it.
+    void causes_from(std::optional<Backend> b) {
+        skel->data->backend_id = !b ? 3 : *b == Backend::fentry ? 1 : 2;
+        skel->bss->cause_from_hooks = b.has_value();
+    }
+
+    // The programs classify a drop by the conntrack counters moving since
+    // the last drop they saw; start them from the counters' current values.
+    // Returns each namespace's totals.
+    std::map<uint64_t, CtCpuStat> prime_counters() {
+        std::map<uint64_t, CtCpuStat> totals;
+        int fd = bpf_map__fd(skel->maps.ct_stat_seen);
+        for (const auto& ns : list_network_namespaces()) {
+            auto stats = read_ct_stat(ns.path);
+            if (!stats) continue;
+            totals[ns.inode] = total(*stats);
+            for (const auto& st : *stats) {
+                nfs_ct_stat_key k{static_cast<uint32_t>(ns.inode), st.cpu};
+                nfs_ct_stat_seen v{st.drop, st.invalid, st.insert_failed, st.early_drop};
+                bpf_map_update_elem(fd, &k, &v, BPF_ANY);
+            }
+        }
+        return totals;
+    }
 };
 
 DropSource::DropSource(const CommonOptions& options, const DropOptions& drop_options, KernelProbe& probe, Sink sink)
-    : cause_backend_(choose_cause_backend(probe, parse_backend(options.backend))), sink_(std::move(sink)) {
-    programs_ = std::make_unique<Programs>(options, cause_backend_, probe);
+    : cause_plan_(plan_cause_hooks(probe, parse_backend(options.backend))),
+      sink_(std::move(sink)),
+      agreement_(cause_plan_.backend && !cause_plan_.follows_module) {
+    programs_ = std::make_unique<Programs>(options, cause_plan_, probe);
     auto& skel = programs_->skel;
     int ncpu = libbpf_num_possible_cpus();
     skel->rodata->nr_cpus = ncpu > 0 ? static_cast<uint32_t>(ncpu) : 1;
-    skel->rodata->backend_id = !cause_backend_ ? 3 : *cause_backend_ == Backend::fentry ? 1 : 2;
-    skel->rodata->cause_from_hooks = cause_backend_.has_value();
+    skel->rodata->frames_per_task = read_number_file("/sys/kernel/realtime").value_or(0) == 1;
+    programs_->causes_from(cause_plan_.follows_module ? std::nullopt : cause_plan_.backend);
     if (!apply_percpu_layout(skel->rodata, probe.kernel_btf())) {
         std::cerr << "nfsleuth: warning: the kernel's BTF has no per-CPU layout; drops without a conntrack entry "
                      "will be reported with cause unknown\n";
     }
-    bpf_map__set_max_entries(skel->maps.drop_aggregates, drop_options.max_flows);
-    if (int err = skel.load(); err) {
-        throw Failure(ExitCode::unsupported, "the kernel refused nfsleuth's drop programs: " + describe_errno(err),
-                      "run with -v to see the verifier log, and `nfsleuth doctor`");
+    // Where kfree_skb carries no drop reason, the call site tells; it is
+    // only needed there, but set everywhere for kernels whose reasons lack
+    // NETFILTER_DROP.
+    if (auto range = RunningKernelSymbols().function_range("nf_hook_slow")) {
+        skel->rodata->nf_hook_slow_start = range->start;
+        skel->rodata->nf_hook_slow_end = range->end;
+    } else if (kfree_skb_args(probe) == KfreeSkbArgs::location) {
+        throw Failure(ExitCode::unsupported,
+                      "this kernel's skb:kfree_skb has no drop reason and nf_hook_slow is not in /proc/kallsyms, so "
+                      "netfilter drops cannot be told from others",
+                      "run as root with kernel.kptr_restrict below 2");
     }
-    // The programs classify a drop by the conntrack counters moving since
-    // the last drop they saw; start them from the counters' current values.
-    int fd = bpf_map__fd(skel->maps.ct_stat_seen);
-    for (const auto& ns : list_network_namespaces()) {
-        auto stats = read_ct_stat(ns.path);
-        if (!stats) continue;
-        start_drops_[ns.inode] = total(*stats).drop;
-        for (const auto& s : *stats) {
-            nfs_ct_stat_key k{static_cast<uint32_t>(ns.inode), s.cpu};
-            nfs_ct_stat_seen v{s.drop, s.invalid, s.insert_failed, s.early_drop};
-            bpf_map_update_elem(fd, &k, &v, BPF_ANY);
-        }
+    bpf_map__set_max_entries(skel->maps.drop_aggregates, drop_options.max_flows);
+    programs_->hooks.load(skel, "drop programs");
+    if (cause_plan_.follows_module) {
+        auto progs = programs_->programs_named(cause_programs(*cause_plan_.backend));
+        auto clones = programs_->programs_named(Programs::clone_programs());
+        auto is_loaded = [](bpf_program* p) { return bpf_program__fd(p) >= 0; };
+        if (std::all_of(progs.begin(), progs.end(), is_loaded) && std::all_of(clones.begin(), clones.end(), is_loaded))
+            programs_->module_causes =
+                std::make_unique<ModuleHooks>("nf_conntrack", std::move(progs), std::move(clones));
+        else
+            cause_note_ = "the kernel refused the kprobes on nf_conntrack's functions";
+    }
+    for (const auto& [inode, sum] : programs_->prime_counters()) {
+        start_drops_[inode] = sum.drop;
+        agreement_.before_attach(static_cast<uint32_t>(inode), kernel_counters(sum));
     }
     ring_ = std::make_unique<RingBuffer>(bpf_map__fd(skel->maps.drop_events), [this](const void* data, std::size_t size) {
         auto d = decode_first_drop(data, size);
@@ -113,11 +179,63 @@ DropSource::DropSource(const CommonOptions& options, const DropOptions& drop_opt
         if (auto r = aggregator_.on_first_drop(*d)) emit(*r);
     });
     programs_->hooks.attach();
+    follow_conntrack();
+    // The other side of each namespace's baseline (see kernel_agreement.hpp).
+    auto namespaces = list_network_namespaces();
+    read_conntrack_fill(namespaces);
+    check_against_kernel(namespaces);
+}
+
+std::optional<std::string> DropSource::follow_conntrack() {
+    auto& hooks = programs_->module_causes;
+    if (!hooks) return std::nullopt;
+    switch (hooks->follow()) {
+        case ModuleHooks::Change::none: return std::nullopt;
+        case ModuleHooks::Change::attached:
+        case ModuleHooks::Change::reattached:
+            programs_->causes_from(cause_plan_.backend);
+            agreement_.restart(true);
+            return "nf_conntrack is loaded: drop causes now come from kprobes on its functions";
+        case ModuleHooks::Change::detached:
+            // Back to the counters: from their values now, not from when the
+            // hooks took over.
+            programs_->prime_counters();
+            programs_->causes_from(std::nullopt);
+            agreement_.restart(false);
+            return "nf_conntrack was unloaded: its kprobes are detached; drop causes come from conntrack's counters "
+                   "when it is back, until its kprobes attach again";
+        case ModuleHooks::Change::failed:
+            return "cannot attach kprobes to nf_conntrack's functions (" + hooks->error() +
+                   "); drop causes keep coming from conntrack's counters";
+    }
+    return std::nullopt;
+}
+
+std::string DropSource::cause_note() const {
+    if (!cause_plan_.follows_module) return "";
+    auto& hooks = programs_->module_causes;
+    if (!hooks) return "drop causes from conntrack's counters (" + cause_note_ + ")";
+    return std::string("drop causes from kprobes on nf_conntrack's functions while it is loaded (") +
+           (hooks->attached() ? "attached" : "waiting for it to load") + ")";
+}
+
+std::vector<Disagreement> DropSource::check_against_kernel(const std::vector<NetnsInfo>& namespaces) {
+    std::vector<Disagreement> changed;
+    for (const auto& ns : namespaces) {
+        if (!ns.ct_stat) continue;
+        auto d = agreement_.observe(static_cast<uint32_t>(ns.inode), kernel_counters(*ns.ct_stat));
+        changed.insert(changed.end(), d.begin(), d.end());
+    }
+    return changed;
 }
 
 DropSource::~DropSource() = default;
 
-std::string DropSource::backend() const { return cause_backend_ ? to_string(*cause_backend_) : "tracepoint"; }
+std::string DropSource::backend() const {
+    const auto& following = programs_->module_causes;
+    if (cause_plan_.follows_module) return following && following->attached() ? "kprobe" : "tracepoint";
+    return cause_plan_.backend ? to_string(*cause_plan_.backend) : "tracepoint";
+}
 
 const HookSelection& DropSource::hooks() const { return programs_->hooks; }
 
@@ -125,7 +243,17 @@ void DropSource::sweep() {
     for (const auto& r : aggregator_.on_sweep(programs_->read_aggregates())) emit(r);
 }
 
-void DropSource::detach() { programs_->hooks.detach(); }
+void DropSource::detach() {
+    if (programs_->module_causes) programs_->module_causes->detach();
+    programs_->hooks.detach();
+}
+
+std::vector<bpf_program*> DropSource::programs() const {
+    std::vector<bpf_program*> out = programs_->hooks.programs();
+    if (programs_->module_causes)
+        for (bpf_program* p : programs_->module_causes->attached_programs()) out.push_back(p);
+    return out;
+}
 
 DropAccounting DropSource::accounting() const {
     DropAccounting acc;
@@ -137,6 +265,7 @@ DropAccounting DropSource::accounting() const {
 }
 
 void DropSource::emit(const DropRecord& r) {
+    agreement_.count(r.key.netns, r.key.cause, r.count);
     DropContext c{clock_.rfc3339(r.ts_boot_ns), backend(), enrich_.netns_name(r.key.netns), std::nullopt,
                   std::nullopt};
     if (r.origin.pid) {

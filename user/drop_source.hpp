@@ -19,7 +19,9 @@
 #include "drop_aggregator.hpp"
 #include "drop_output.hpp"
 #include "hooks.hpp"
+#include "kernel_agreement.hpp"
 #include "kernel_probe.hpp"
+#include "netns.hpp"
 
 struct drops_bpf;
 
@@ -40,6 +42,11 @@ private:
     CgroupPaths cgroups_;
 };
 
+// How often a source following the nf_conntrack module looks for it
+// (/proc/modules, a few kilobytes): the cause hooks are missing for at most
+// this long after it loads.
+constexpr std::chrono::milliseconds kModuleFollowPeriod{200};
+
 class DropSource {
 public:
     using Sink = std::function<void(const DropRecord&, const DropContext&)>;
@@ -49,8 +56,15 @@ public:
     // "fentry" or "kprobe" when conntrack's functions give the causes,
     // "tracepoint" when its statistics do.
     std::string backend() const;
-    std::optional<Backend> cause_backend() const { return cause_backend_; }
+    const CausePlan& cause_plan() const { return cause_plan_; }
     const HookSelection& hooks() const;
+    // Every attached program, the cause hooks following nf_conntrack too.
+    std::vector<bpf_program*> programs() const;
+    // Where conntrack is a module: attaches the cause hooks when it loads,
+    // detaches them when it goes (call often). Returns what changed.
+    std::optional<std::string> follow_conntrack();
+    // For the banner: how causes are known while following nf_conntrack.
+    std::string cause_note() const;
     int epoll_fd() const { return ring_->epoll_fd(); }
     // Consumes the first-drop records waiting in the ring buffer.
     void drain() { ring_->drain(); }
@@ -63,16 +77,23 @@ public:
     // Conntrack drop counter totals per namespace when tracing started.
     const std::map<uint64_t, uint64_t>& start_drops() const { return start_drops_; }
     ProcessEnricher& enricher() { return enrich_; }
+    // Holds nfsleuth's counts against the kernel's conntrack counters of
+    // each namespace, read (read_conntrack_fill) right after sweep().
+    // Returns the disagreements that are new or grew.
+    std::vector<Disagreement> check_against_kernel(const std::vector<NetnsInfo>& namespaces);
+    const KernelAgreement& agreement() const { return agreement_; }
 
 private:
     struct Programs;
     std::unique_ptr<Programs> programs_;
-    std::optional<Backend> cause_backend_;
+    CausePlan cause_plan_;
+    std::string cause_note_;
     std::map<uint64_t, uint64_t> start_drops_;
     Sink sink_;
     BootClock clock_;
     ProcessEnricher enrich_;
     DropAggregator aggregator_;
+    KernelAgreement agreement_;
     uint64_t malformed_ = 0;
     std::unique_ptr<RingBuffer> ring_;
     void emit(const DropRecord& r);

@@ -4,9 +4,12 @@
 #include <chrono>
 #include <iostream>
 
+#include "agreement_output.hpp"
+#include "clock.hpp"
 #include "drop_output.hpp"
 #include "drop_source.hpp"
 #include "event_loop.hpp"
+#include "hook_report.hpp"
 #include "json_line.hpp"
 #include "kernel_probe.hpp"
 
@@ -36,14 +39,30 @@ ExitCode run_drops(const CommonOptions& options, const DropOptions& drop_options
         std::cout << (options.json ? json_line(to_json(r, c)) : to_human_line(r, c)) << '\n';
     });
 
+    auto netns_name = [&](uint32_t inode) { return source.enricher().netns_name(inode); };
     auto print_summary = [&] {
         auto fill = namespace_fill(summary.namespaces(), source.start_drops());
         if (options.json) {
             auto j = summary.to_json(fill, source.accounting());
             j["malformed_records"] = source.malformed();
+            j["not_traced"] = not_traced_json(source.hooks().outcomes());
+            j["kernel_agreement"] = agreement_json(source.agreement(), netns_name);
             std::cout << json_line(j) << '\n';
         } else {
             for (const auto& line : summary.human_lines(fill, source.accounting())) std::cout << line << '\n';
+            for (const auto& line : not_traced_lines(source.hooks().outcomes())) std::cout << line << '\n';
+            for (const auto& line : agreement_lines(source.agreement(), netns_name)) std::cout << line << '\n';
+        }
+    };
+    // Every interval and at the end: the kernel's counters against ours.
+    BootClock clock;
+    auto check_kernel = [&] {
+        auto namespaces = list_network_namespaces();
+        read_conntrack_fill(namespaces);
+        for (const auto& d : source.check_against_kernel(namespaces)) {
+            auto name = netns_name(d.netns);
+            std::cerr << to_warning_line(d, name) << std::endl;
+            if (options.json) std::cout << json_line(to_json(d, name, clock.rfc3339(BootClock::boot_now_ns()))) << '\n';
         }
     };
 
@@ -55,18 +74,34 @@ ExitCode run_drops(const CommonOptions& options, const DropOptions& drop_options
     loop.every(std::chrono::milliseconds(static_cast<int64_t>(drop_options.interval_s * 1000)), [&] {
         source.drain();
         source.sweep();
+        check_kernel();
         if (drop_options.top) print_summary();
         std::cout.flush();
     });
 
-    std::cerr << source.hooks().banner("conntrack drops", source.backend(), options.duration_s.has_value())
-              << std::endl;
+    // Where conntrack is a module, its hooks follow it in and out.
+    if (source.cause_plan().follows_module) {
+        loop.every(kModuleFollowPeriod, [&] {
+            auto change = source.follow_conntrack();
+            if (!change) return;
+            std::cerr << "nfsleuth: " << *change << std::endl;
+            if (options.json)
+                std::cout << json_line(drop_causes_event(clock.rfc3339(BootClock::boot_now_ns()), source.backend(),
+                                                         *change))
+                          << std::endl;
+        });
+    }
+
+    std::string banner = source.hooks().banner("conntrack drops", source.backend(), options.duration_s.has_value());
+    if (!source.cause_note().empty()) banner += "; " + source.cause_note();
+    std::cerr << banner << std::endl;
 
     loop.run();
     // Detach first so the counts stop moving, then collect what is left.
     source.detach();
     source.drain();
     source.sweep();
+    check_kernel();
     if (!options.json) std::cout << '\n';
     print_summary();
     std::cout.flush();

@@ -14,19 +14,19 @@
 
 namespace nfsleuth {
 
-void KernelSymbols::add_line(std::string_view line) {
+std::optional<KernelSymbols::Symbol> KernelSymbols::text_symbol(std::string_view line) {
     std::istringstream fields{std::string(line)};
     std::string addr_hex, type, name;
-    if (!(fields >> addr_hex >> type >> name)) return;
-    if (type != "t" && type != "T") return;
+    if (!(fields >> addr_hex >> type >> name)) return std::nullopt;
+    if (type != "t" && type != "T") return std::nullopt;
     uint64_t addr = 0;
     try {
         addr = std::stoull(addr_hex, nullptr, 16);
     } catch (const std::exception&) {
-        return;
+        return std::nullopt;
     }
-    if (addr == 0) return;  // hidden by kptr_restrict
-    symbols_.push_back({addr, std::move(name)});
+    if (addr == 0) return std::nullopt;  // hidden by kptr_restrict
+    return Symbol{addr, std::move(name)};
 }
 
 void KernelSymbols::sort() {
@@ -36,7 +36,8 @@ void KernelSymbols::sort() {
 KernelSymbols KernelSymbols::parse(std::istream& in) {
     KernelSymbols ks;
     std::string line;
-    while (std::getline(in, line)) ks.add_line(line);
+    while (std::getline(in, line))
+        if (auto sym = text_symbol(line)) ks.symbols_.push_back(std::move(*sym));
     ks.sort();
     return ks;
 }
@@ -65,7 +66,9 @@ void for_each_line(int fd, const std::function<void(std::string_view)>& on_line)
 
 KernelSymbols KernelSymbols::read(int fd) {
     KernelSymbols ks;
-    for_each_line(fd, [&ks](std::string_view line) { ks.add_line(line); });
+    for_each_line(fd, [&ks](std::string_view line) {
+        if (auto sym = text_symbol(line)) ks.symbols_.push_back(std::move(*sym));
+    });
     ks.sort();
     return ks;
 }
@@ -73,12 +76,46 @@ KernelSymbols KernelSymbols::read(int fd) {
 std::map<std::string, uint64_t> KernelSymbols::addresses(int fd, const std::set<std::string>& names) {
     std::map<std::string, uint64_t> found;
     for_each_line(fd, [&](std::string_view line) {
-        KernelSymbols one;
-        one.add_line(line);
-        if (one.symbols_.empty() || !names.count(one.symbols_[0].name)) return;
-        found.emplace(one.symbols_[0].name, one.symbols_[0].addr);
+        auto sym = text_symbol(line);
+        if (sym && names.count(sym->name)) found.emplace(sym->name, sym->addr);
     });
     return found;
+}
+
+namespace {
+
+// Streams the text symbols; only the addresses are kept (sorted), not names.
+std::optional<KernelSymbols::Range> range_from(const std::function<void(const std::function<void(std::string_view)>&)>& lines,
+                                               const std::string& name) {
+    std::optional<uint64_t> start;
+    std::vector<uint64_t> addrs;
+    lines([&](std::string_view line) {
+        auto sym = KernelSymbols::text_symbol(line);
+        if (!sym) return;
+        if (!start && sym->name == name) start = sym->addr;
+        addrs.push_back(sym->addr);
+    });
+    if (!start) return std::nullopt;
+    uint64_t end = UINT64_MAX;
+    for (uint64_t a : addrs)
+        if (a > *start && a < end) end = a;
+    if (end == UINT64_MAX) return std::nullopt;  // the last symbol: its end is unknown
+    return KernelSymbols::Range{*start, end};
+}
+
+}  // namespace
+
+std::optional<KernelSymbols::Range> KernelSymbols::function_range(std::istream& in, const std::string& name) {
+    return range_from(
+        [&in](const std::function<void(std::string_view)>& on_line) {
+            for (std::string line; std::getline(in, line);) on_line(line);
+        },
+        name);
+}
+
+std::optional<KernelSymbols::Range> KernelSymbols::function_range(int fd, const std::string& name) {
+    return range_from([fd](const std::function<void(std::string_view)>& on_line) { for_each_line(fd, on_line); },
+                      name);
 }
 
 RunningKernelSymbols::RunningKernelSymbols() : kallsyms_(::open("/proc/kallsyms", O_RDONLY | O_CLOEXEC)) {}
@@ -90,6 +127,10 @@ std::string RunningKernelSymbols::resolve(uint64_t addr) {
 
 std::map<std::string, uint64_t> RunningKernelSymbols::addresses_of(const std::set<std::string>& names) {
     return kallsyms_ ? KernelSymbols::addresses(kallsyms_.get(), names) : std::map<std::string, uint64_t>{};
+}
+
+std::optional<KernelSymbols::Range> RunningKernelSymbols::function_range(const std::string& name) {
+    return kallsyms_ ? KernelSymbols::function_range(kallsyms_.get(), name) : std::nullopt;
 }
 
 std::string KernelSymbols::resolve(uint64_t addr) const {

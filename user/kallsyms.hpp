@@ -16,6 +16,13 @@ namespace nfsleuth {
 // Resolves kernel text addresses to "symbol+0xoffset" from /proc/kallsyms.
 class KernelSymbols {
 public:
+    struct Symbol {
+        uint64_t addr;
+        std::string name;
+    };
+    // One kallsyms line as a text symbol; nullopt for data symbols, hidden
+    // addresses and malformed lines.
+    static std::optional<Symbol> text_symbol(std::string_view line);
     // Parses kallsyms text; keeps only text (t/T) symbols.
     static KernelSymbols parse(std::istream& in);
     // Reads kallsyms text from fd, from its start.
@@ -26,16 +33,19 @@ public:
     // each text symbol of `names` found (the first, if several share a name),
     // without keeping the rest.
     static std::map<std::string, uint64_t> addresses(int fd, const std::set<std::string>& names);
+    // The text of function `name`: from its address to the next text
+    // symbol's; nullopt when it is absent or hidden.
+    struct Range {
+        uint64_t start;
+        uint64_t end;
+    };
+    static std::optional<Range> function_range(std::istream& in, const std::string& name);
+    static std::optional<Range> function_range(int fd, const std::string& name);
     bool empty() const { return symbols_.empty(); }
 
 private:
-    void add_line(std::string_view line);
     void sort();
 
-    struct Symbol {
-        uint64_t addr;
-        std::string name;
-    };
     std::vector<Symbol> symbols_;
 };
 
@@ -50,6 +60,7 @@ public:
     std::string resolve(uint64_t addr);
     // Read afresh at each call (modules loaded since count), not kept.
     std::map<std::string, uint64_t> addresses_of(const std::set<std::string>& names);
+    std::optional<KernelSymbols::Range> function_range(const std::string& name);
 
 private:
     UniqueFd kallsyms_;

@@ -131,6 +131,18 @@ bool KernelProbe::btf_has_typedef(const std::string& name) const {
     return btf_ && btf__find_by_name_kind(btf_, name.c_str(), BTF_KIND_TYPEDEF) > 0;
 }
 
+std::optional<int> KernelProbe::tracepoint_arity(const std::string& name) const {
+    if (!btf_) return std::nullopt;
+    int id = btf__find_by_name_kind(btf_, ("btf_trace_" + name).c_str(), BTF_KIND_TYPEDEF);
+    if (id <= 0) return std::nullopt;
+    // typedef -> pointer -> function prototype (void *ctx, args...)
+    const btf_type* t = btf__type_by_id(btf_, btf__type_by_id(btf_, id)->type);
+    if (!t || !btf_is_ptr(t)) return std::nullopt;
+    t = btf__type_by_id(btf_, t->type);
+    if (!t || !btf_is_func_proto(t) || btf_vlen(t) == 0) return std::nullopt;
+    return static_cast<int>(btf_vlen(t)) - 1;
+}
+
 void KernelProbe::load_kallsyms() {
     kallsyms_.emplace();
     std::ifstream in("/proc/kallsyms");

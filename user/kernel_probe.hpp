@@ -54,6 +54,9 @@ public:
     // In the kernel's BTF or a loaded module's (fentry can attach to both).
     bool btf_has_func(const std::string& name);
     bool btf_has_typedef(const std::string& name) const;
+    // Arguments of tracepoint NAME as BPF sees them (its BTF typedef
+    // btf_trace_NAME, without the context pointer); nullopt without BTF.
+    std::optional<int> tracepoint_arity(const std::string& name) const;
     bool kallsyms_has(const std::string& name);
     std::optional<std::string> tracefs_root() const;  // ".../tracing" whose events/ is readable
     bool tracefs_has_event(const std::string& category, const std::string& name) const;

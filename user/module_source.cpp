@@ -26,10 +26,7 @@ struct ModuleSource::Programs {
     HookSelection hooks;  // its links go before skel: declared after it
 
     Programs(const CommonOptions& options, KernelProbe& probe) : skel(options.btf), hooks(select(skel->obj, options, probe)) {
-        if (int err = skel.load(); err) {
-            throw Failure(ExitCode::unsupported, "the kernel refused nfsleuth's module programs: " + describe_errno(err),
-                          "run with -v to see the verifier log, and `nfsleuth doctor`");
-        }
+        hooks.load(skel, "module programs");
     }
 
     static HookSelection select(bpf_object* obj, const CommonOptions& options, KernelProbe& probe) {

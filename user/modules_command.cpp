@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "event_loop.hpp"
+#include "hook_report.hpp"
 #include "json_line.hpp"
 #include "kernel_probe.hpp"
 #include "module_output.hpp"
@@ -57,6 +58,7 @@ ExitCode run_modules(const CommonOptions& options) {
         s["events_delivered"] = acc.delivered;
         s["events_lost"] = acc.lost;
         s["decode_errors"] = acc.malformed;
+        s["not_traced"] = not_traced_json(source.hooks().outcomes());
         std::cout << json_line(s) << std::endl;
     } else {
         std::cout << "\nModule loads by trigger:\n";
@@ -66,7 +68,9 @@ ExitCode run_modules(const CommonOptions& options) {
         std::cout << "Events: " << acc.seen << " seen, " << acc.delivered << " delivered, " << acc.lost
                   << " lost (ring buffer full)";
         if (acc.malformed) std::cout << ", " << acc.malformed << " malformed";
-        std::cout << std::endl;
+        std::cout << "\n";
+        for (const auto& l : not_traced_lines(source.hooks().outcomes())) std::cout << l << "\n";
+        std::cout.flush();
     }
     return ExitCode::ok;
 }

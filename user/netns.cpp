@@ -56,7 +56,7 @@ std::vector<NetnsInfo> list_network_namespaces() {
     auto add = [&](const std::string& path, std::string name) {
         auto ino = inode_of(path);
         if (!ino || !seen.insert(*ino).second) return;
-        out.push_back({*ino, std::move(name), path, std::nullopt, std::nullopt});
+        out.push_back({*ino, std::move(name), path, std::nullopt, std::nullopt, std::nullopt});
     };
     add("/proc/1/ns/net", "init");
     add("/proc/self/ns/net", "self");
@@ -156,6 +156,7 @@ void read_conntrack_fill(std::vector<NetnsInfo>& namespaces) {
         run_in_netns(ns.path, [&ns] {
             ns.ct_count = read_number_file("/proc/sys/net/netfilter/nf_conntrack_count");
             ns.ct_max = read_number_file("/proc/sys/net/netfilter/nf_conntrack_max");
+            if (auto stat = read_ct_stat_here()) ns.ct_stat = total(*stat);
         });
     }
 }

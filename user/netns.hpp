@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "ct_stat.hpp"
+
 namespace nfsleuth {
 
 struct NetnsInfo {
@@ -16,14 +18,15 @@ struct NetnsInfo {
     std::string path;             // a file that refers to it (for setns)
     std::optional<uint64_t> ct_count;
     std::optional<uint64_t> ct_max;
+    std::optional<CtCpuStat> ct_stat;  // conntrack statistics summed over CPUs
 };
 
 // Every distinct network namespace reachable through /run/netns and
 // /proc/PID/ns/net, the initial one first.
 std::vector<NetnsInfo> list_network_namespaces();
 
-// Fills ct_count/ct_max by reading the conntrack sysctls from inside each
-// namespace.
+// Fills ct_count, ct_max and ct_stat by reading the conntrack sysctls and
+// statistics from inside each namespace.
 void read_conntrack_fill(std::vector<NetnsInfo>& namespaces);
 
 // Runs fn on a short-lived thread inside the namespace `netns_path` refers

@@ -4,6 +4,10 @@
 #include <bpf/btf.h>
 
 #include <cstring>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
 #include <string_view>
 
 namespace nfsleuth {
@@ -49,6 +53,51 @@ std::optional<PerCpuLayout> find_percpu_layout(const btf* b) {
         }
     }
     return layout;
+}
+
+std::optional<PerCpuLayout> percpu_layout_from_kallsyms(std::istream& kallsyms, const btf* kernel_btf) {
+    std::map<std::string, uint64_t> found;
+    for (std::string line; std::getline(kallsyms, line);) {
+        std::istringstream fields(line);
+        std::string addr, type, name;
+        if (!(fields >> addr >> type >> name)) continue;
+        if (name != "__per_cpu_start" && name != "runqueues" && name != "this_cpu_off" && name != "__preempt_count" &&
+            name != "pcpu_hot")
+            continue;
+        uint64_t value = 0;
+        try {
+            value = std::stoull(addr, nullptr, 16);
+        } catch (const std::exception&) {
+            continue;
+        }
+        found.emplace(name, value);
+    }
+    // The area's symbols count from __per_cpu_start (0 on x86-64).
+    uint64_t base = found.count("__per_cpu_start") ? found["__per_cpu_start"] : 0;
+    auto offset = [&](const char* name) -> uint64_t {
+        auto it = found.find(name);
+        return it == found.end() || it->second < base ? 0 : it->second - base;
+    };
+    PerCpuLayout layout;
+    layout.runqueues = offset("runqueues");
+    layout.this_cpu_off = offset("this_cpu_off");
+    layout.preempt_count = offset("__preempt_count");
+    if (!layout.preempt_count && found.count("pcpu_hot") && kernel_btf) {
+        int id = btf__find_by_name_kind(kernel_btf, "pcpu_hot", BTF_KIND_STRUCT);
+        if (id > 0)
+            if (auto off = member_offset(kernel_btf, static_cast<uint32_t>(id), "preempt_count"))
+                layout.preempt_count = offset("pcpu_hot") + *off;
+    }
+    // runqueues at offset 0 is impossible: it would be a hidden address.
+    if (!layout.complete()) return std::nullopt;
+    return layout;
+}
+
+std::optional<PerCpuLayout> running_percpu_layout(const btf* kernel_btf) {
+    auto layout = find_percpu_layout(kernel_btf);
+    if (layout && layout->complete()) return layout;
+    std::ifstream kallsyms("/proc/kallsyms");
+    return percpu_layout_from_kallsyms(kallsyms, kernel_btf);
 }
 
 }  // namespace nfsleuth

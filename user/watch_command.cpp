@@ -13,12 +13,14 @@
 #include <memory>
 
 #include "activation_source.hpp"
+#include "agreement_output.hpp"
 #include "capabilities.hpp"
 #include "clock.hpp"
 #include "creation_source.hpp"
 #include "drop_output.hpp"
 #include "drop_source.hpp"
 #include "event_loop.hpp"
+#include "hook_report.hpp"
 #include "journal.hpp"
 #include "json_line.hpp"
 #include "kernel_probe.hpp"
@@ -66,6 +68,18 @@ void define_metrics(MetricsRegistry& m) {
              {"source"});
     m.define("nfsleuth_events_lost_total", Kind::counter, "Events or records lost, by source and reason",
              {"source", "reason"});
+    m.define("nfsleuth_counter_mismatches_total", Kind::counter,
+             "Times nfsleuth's drop counts were found to disagree with the kernel's conntrack counters (new or "
+             "growing gaps), by counter",
+             {"counter"});
+    m.define("nfsleuth_counter_gap", Kind::gauge,
+             "How far nfsleuth's count is from the kernel's conntrack counter (positive: drops nfsleuth did not "
+             "see; negative: more than the kernel counted), per network namespace; absent when they agree",
+             {"netns", "counter"});
+    m.define("nfsleuth_hook_attached", Kind::gauge,
+             "Whether each hook is attached (1) or not traced (0), with the attach method it uses or was refused; "
+             "method none: the kernel offers none",
+             {"hook", "method"});
     m.define("nfsleuth_drops_folded_total", Kind::counter,
              "Drops counted in a kernel aggregate instead of a record of their own", {});
     m.define("nfsleuth_bpf_run_time_seconds_total", Kind::counter,
@@ -125,6 +139,12 @@ ExitCode run_watch(const CommonOptions& options, const DropOptions& drop_options
         if (journal) journal->append(json_line(j));
         if (!w.quiet) std::cout << (options.json ? json_line(j) : human) << '\n';
     };
+    // What is also said on stderr: the event only for journals and JSON readers.
+    auto emit_warning = [&](const ojson& j, const std::string& human) {
+        std::cerr << human << std::endl;
+        if (journal) journal->append(json_line(j));
+        if (options.json && !w.quiet) std::cout << json_line(j) << '\n';
+    };
 
     // Only needed while choosing and attaching hooks: its parsed BTF is
     // released once everything is attached.
@@ -162,6 +182,7 @@ ExitCode run_watch(const CommonOptions& options, const DropOptions& drop_options
 
     std::unique_ptr<ActivationSource> activations;
     std::string activations_note;
+    std::vector<HookOutcome> activations_given_up;
     try {
         activations = std::make_unique<ActivationSource>(options, probe, [&](const ActivationRecord& r) {
             metrics.add("nfsleuth_conntrack_activations_total", {to_string(r.family), r.event.proc.comm});
@@ -170,10 +191,19 @@ ExitCode run_watch(const CommonOptions& options, const DropOptions& drop_options
     } catch (const Failure& f) {
         if (f.code() != ExitCode::unsupported) throw;
         activations_note = std::string("; ct activations: not traced (") + f.what() + ")";
+        activations_given_up = setup_failed(activation_hooks(), f.what());
     }
 
-    CreationSource creations(options, probe, drops.cause_backend(), drop_options.max_flows);
+    CreationSource creations(options, probe, drops.cause_plan(), drop_options.max_flows);
     metrics.set("nfsleuth_build_info", {version, drops.backend()}, 1);
+    // Every source's hooks: how each is traced, or why not.
+    std::vector<HookOutcome> hook_outcomes = drops.hooks().outcomes();
+    for (const HookSelection* h : {&creations.hooks(), modules ? &modules->hooks() : nullptr,
+                                   activations ? &activations->hooks() : nullptr}) {
+        if (h) hook_outcomes.insert(hook_outcomes.end(), h->outcomes().begin(), h->outcomes().end());
+    }
+    hook_outcomes.insert(hook_outcomes.end(), activations_given_up.begin(), activations_given_up.end());
+    metrics.replace_gauges("nfsleuth_hook_attached", hook_attached_samples(hook_outcomes));
 
     probe_owner.reset();
     // libbpf parsed the kernel's BTF once per object while loading; give
@@ -203,6 +233,8 @@ ExitCode run_watch(const CommonOptions& options, const DropOptions& drop_options
             metrics.set_counter("nfsleuth_events_lost_total", {source, reason}, static_cast<double>(count));
     };
     auto update_accounting = [&] {
+        // Set again so that the series stay fresh.
+        metrics.replace_gauges("nfsleuth_hook_attached", hook_attached_samples(hook_outcomes));
         DropAccounting d = drops.accounting();
         account("drops", d.seen, d.reported,
                 {{"ring_buffer_full", d.lost_records}, {"no_aggregate", d.unaggregated}, {"malformed", drops.malformed()}});
@@ -225,8 +257,8 @@ ExitCode run_watch(const CommonOptions& options, const DropOptions& drop_options
     };
 
     auto update_bpf_stats = [&] {
-        std::vector<bpf_program*> progs = drops.hooks().programs();
-        for (auto* p : creations.hooks().programs()) progs.push_back(p);
+        std::vector<bpf_program*> progs = drops.programs();
+        for (auto* p : creations.programs()) progs.push_back(p);
         if (modules)
             for (auto* p : modules->hooks().programs()) progs.push_back(p);
         if (activations)
@@ -242,8 +274,31 @@ ExitCode run_watch(const CommonOptions& options, const DropOptions& drop_options
         }
     };
 
+    // nfsleuth's drop counts against the kernel's conntrack counters, read
+    // right after a sweep (see kernel_agreement.hpp).
+    auto check_kernel = [&](const std::vector<NetnsInfo>& namespaces) {
+        for (const auto& d : drops.check_against_kernel(namespaces)) {
+            auto name = enrich.netns_name(d.netns);
+            metrics.add("nfsleuth_counter_mismatches_total", {to_string(d.counter)});
+            // Loud on stderr whatever the output mode.
+            emit_warning(to_json(d, name, clock.rfc3339(BootClock::boot_now_ns())), to_warning_line(d, name));
+        }
+        std::vector<MetricsRegistry::Sample> gaps;
+        for (const auto& ns : drops.agreement().report()) {
+            for (const auto& d : ns.disagreements) {
+                double gap = d.missed ? static_cast<double>(d.kernel_min - d.nfsleuth)
+                                      : -static_cast<double>(d.nfsleuth - d.kernel_max);
+                gaps.push_back({{netns_label(enrich.netns_name(ns.netns), ns.netns), to_string(d.counter)}, gap});
+            }
+        }
+        metrics.replace_gauges("nfsleuth_counter_gap", std::move(gaps));
+    };
+
     auto sample = [&] {
         auto namespaces = list_network_namespaces();
+        // The fill first: the creations read after it include every entry
+        // it counts.
+        read_conntrack_fill(namespaces);
         creations.refresh(namespaces);
         creations.drain();
         for (auto& c : creations.collect()) {
@@ -257,7 +312,6 @@ ExitCode run_watch(const CommonOptions& options, const DropOptions& drop_options
             creators.rotate();
             last_rotation = now;
         }
-        read_conntrack_fill(namespaces);
         std::vector<FillSample> fills;
         std::vector<MetricsRegistry::Sample> entries, limits;
         for (const auto& ns : namespaces) {
@@ -267,6 +321,7 @@ ExitCode run_watch(const CommonOptions& options, const DropOptions& drop_options
             entries.push_back({{ns.name}, static_cast<double>(*ns.ct_count)});
             limits.push_back({{ns.name}, static_cast<double>(*ns.ct_max)});
         }
+        check_kernel(namespaces);
         metrics.replace_gauges("nfsleuth_conntrack_entries", std::move(entries));
         metrics.replace_gauges("nfsleuth_conntrack_max", std::move(limits));
         const std::string ts = clock.rfc3339(BootClock::boot_now_ns());
@@ -323,7 +378,20 @@ ExitCode run_watch(const CommonOptions& options, const DropOptions& drop_options
     });
     sample();  // the first fill sample and namespace subscriptions now, not an interval later
 
+    // Where conntrack is a module, the hooks on its functions follow it in
+    // and out.
+    if (drops.cause_plan().follows_module) {
+        loop.every(kModuleFollowPeriod, [&] {
+            const std::string ts = clock.rfc3339(BootClock::boot_now_ns());
+            if (auto change = drops.follow_conntrack())
+                emit_warning(drop_causes_event(ts, drops.backend(), *change), "nfsleuth: " + *change);
+            if (auto change = creations.follow_conntrack()) std::cerr << "nfsleuth: " << *change << std::endl;
+            flush();
+        });
+    }
+
     std::string banner = drops.hooks().banner("conntrack drops", drops.backend(), true);
+    if (!drops.cause_note().empty()) banner += "; " + drops.cause_note();
     banner += "; creations: " + creations.method() + " (" + creations.hooks().describe() + ")";
     if (creations.waiting_for_module())
         banner += " from when nf_conntrack_netlink is loaded (nfsleuth loads no module)";
@@ -331,6 +399,8 @@ ExitCode run_watch(const CommonOptions& options, const DropOptions& drop_options
     banner += modules_note;
     if (activations) banner += "; ct activations: " + activations->method();
     banner += activations_note;
+    banner += not_traced_clauses(creations.hooks().outcomes());
+    if (modules) banner += not_traced_clauses(modules->hooks().outcomes());
     if (server) banner += "; metrics: http://" + server->address() + "/metrics";
     if (journal) banner += "; journal: " + journal->path();
     banner += "; capabilities kept: " + capability_names(kept);
@@ -352,6 +422,10 @@ ExitCode run_watch(const CommonOptions& options, const DropOptions& drop_options
     }
     drops.drain();
     drops.sweep();
+    {
+        auto namespaces = list_network_namespaces();
+        check_kernel(namespaces);
+    }
     update_accounting();
 
     DropAccounting d = drops.accounting();
@@ -363,6 +437,8 @@ ExitCode run_watch(const CommonOptions& options, const DropOptions& drop_options
     summary["drops"] = drop_summary.to_json(fill, d);
     summary["drops"]["malformed_records"] = drops.malformed();
     summary["drops"]["folded"] = d.reported - std::min(d.reported, first_drop_records);
+    auto netns_name = [&](uint32_t inode) { return enrich.netns_name(inode); };
+    summary["drops"]["kernel_agreement"] = agreement_json(drops.agreement(), netns_name);
     if (modules) {
         ModuleAccounting m = modules->accounting();
         ojson ms = module_summary.to_json();
@@ -386,6 +462,7 @@ ExitCode run_watch(const CommonOptions& options, const DropOptions& drop_options
     summary["creations"] = {{"method", creations.method()},   {"seen", c.seen},
                             {"reported", c.reported},          {"attributed", c.attributed},
                             {"lost", c.lost},                  {"unaggregated", c.unaggregated}};
+    summary["not_traced"] = not_traced_json(hook_outcomes);
     if (journal) {
         journal->flush();
         const JournalStats& js = journal->stats();
@@ -396,6 +473,7 @@ ExitCode run_watch(const CommonOptions& options, const DropOptions& drop_options
     if (!options.json) {
         human = "\n";
         for (const auto& line : drop_summary.human_lines(fill, d)) human += line + "\n";
+        for (const auto& line : agreement_lines(drops.agreement(), netns_name)) human += line + "\n";
         if (modules) {
             ModuleAccounting m = modules->accounting();
             human += "Module loads by trigger:\n";
@@ -417,6 +495,7 @@ ExitCode run_watch(const CommonOptions& options, const DropOptions& drop_options
             human += "\nJournal " + journal->path() + ": " + std::to_string(journal->stats().lines) + " lines, " +
                      std::to_string(journal->stats().rotations) + " rotations, " +
                      std::to_string(journal->stats().lines_lost) + " lost";
+        for (const auto& line : not_traced_lines(hook_outcomes)) human += "\n" + line;
     }
     if (journal) {
         journal->append(json_line(summary));

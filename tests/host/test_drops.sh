@@ -102,3 +102,14 @@ assert_eq "$kernel_full" "$(jq -c ".by_netns[] | select(.netns==$inode) | .kerne
 assert_eq "$N" "$(jq -c ".by_netns[] | select(.netns==$inode) | .ct_max" <<<"$summary")" "summary shows the limit"
 jq -e '.advice | map(select(test("table full in netns"))) | length == 1' <<<"$summary" >/dev/null || fail "advice for table full"
 pass "summary advises on the full table"
+
+# The kernel's counters were held against nfsleuth's every interval and at
+# the end: they agree, with the exact numbers on both sides, and no
+# counter_mismatch event or warning was raised.
+agreement=$(jq -c ".kernel_agreement.namespaces[] | select(.netns==$inode) | {kernel: .kernel.drop, nfsleuth: .nfsleuth.conntrack_drops, mismatches: (.mismatches | length)}" <<<"$summary")
+assert_eq "{\"kernel\":$kernel_full,\"nfsleuth\":$kernel_full,\"mismatches\":0}" "$agreement" \
+  "kernel agreement for the namespace"
+assert_eq true "$(jq -c .kernel_agreement.agree <<<"$summary")" "kernel counters agree everywhere"
+assert_eq 0 "$(d '[.[] | select(.type=="counter_mismatch")] | length')" "no counter_mismatch event"
+if grep -q "WARNING" "$WORK/drops.err"; then fail "a mismatch warning was printed: $(grep WARNING "$WORK/drops.err")"; fi
+pass "no mismatch warning"

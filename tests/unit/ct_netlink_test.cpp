@@ -330,7 +330,7 @@ TEST(CtNetlinkParse, RandomCorruptionIsSurvived) {
 namespace {
 
 nfsleuth::NetnsInfo missing_namespace() {
-    return {12345, "gone", "/nonexistent/nfsleuth/ns/net", std::nullopt, std::nullopt};
+    return {12345, "gone", "/nonexistent/nfsleuth/ns/net", std::nullopt, std::nullopt, std::nullopt};
 }
 
 }  // namespace
@@ -401,7 +401,7 @@ TEST(CtNetlinkRuntime, SocketIsNonBlockingCloexecWithLargeBuffer) {
     // This thread's own namespace: subscribed without setns.
     struct stat st{};
     ASSERT_EQ(::stat("/proc/thread-self/ns/net", &st), 0);
-    const nfsleuth::NetnsInfo here{st.st_ino, "self", "/proc/thread-self/ns/net", std::nullopt, std::nullopt};
+    const nfsleuth::NetnsInfo here{st.st_ino, "self", "/proc/thread-self/ns/net", std::nullopt, std::nullopt, std::nullopt};
     CtEventSubscription sub(here);
     ASSERT_GE(sub.fd(), 0);
     EXPECT_TRUE(::fcntl(sub.fd(), F_GETFL) & O_NONBLOCK);

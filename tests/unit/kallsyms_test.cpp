@@ -196,3 +196,28 @@ TEST(KernelSymbols, UnreadableDescriptorGivesRawAddresses) {
 }
 
 }  // namespace
+
+// The text of nf_hook_slow, where kernels without drop reasons free the
+// packets netfilter drops: from its address to the next text symbol's, in
+// whatever order kallsyms lists them.
+TEST(KernelSymbols, FunctionRangeEndsAtTheNextTextSymbol) {
+    std::istringstream in(
+        "ffffffff81a00300 T nf_hook_slow_list\n"
+        "ffffffff81a00000 T nf_hook_slow\n"
+        "ffffffff81a00100 d some_data\n"
+        "ffffffff81a00200 t nf_hook_entries_grow\n"
+        "ffffffff81900000 T before\n");
+    auto range = KernelSymbols::function_range(in, "nf_hook_slow");
+    ASSERT_TRUE(range);
+    EXPECT_EQ(range->start, 0xffffffff81a00000u);
+    EXPECT_EQ(range->end, 0xffffffff81a00200u);
+}
+
+TEST(KernelSymbols, FunctionRangeAbsentHiddenOrLast) {
+    std::istringstream absent("ffffffff81000000 T _text\n");
+    EXPECT_FALSE(KernelSymbols::function_range(absent, "nf_hook_slow"));
+    std::istringstream hidden("0000000000000000 T nf_hook_slow\n0000000000000000 T other\n");
+    EXPECT_FALSE(KernelSymbols::function_range(hidden, "nf_hook_slow"));
+    std::istringstream last("ffffffff81000000 T _text\nffffffff81a00000 T nf_hook_slow\n");
+    EXPECT_FALSE(KernelSymbols::function_range(last, "nf_hook_slow"));
+}

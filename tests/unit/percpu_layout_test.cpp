@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <memory>
+#include <sstream>
 #include <optional>
 #include <vector>
 
@@ -198,4 +199,63 @@ TEST(PerCpuLayout, MissingRunqueuesIsIncomplete) {
     EXPECT_EQ(layout->this_cpu_off, kThisCpuOff);
     EXPECT_EQ(layout->preempt_count, 0u);
     EXPECT_FALSE(layout->complete());
+}
+
+// Debian's 5.10 BTF has no variables; its kallsyms lists the per-CPU
+// symbols at their offsets in the per-CPU area.
+TEST(PerCpuLayoutFromKallsyms, PerCpuSymbolsAtTheirOffsets) {
+    std::istringstream kallsyms(
+        "0000000000000000 A fixed_percpu_data\n"
+        "0000000000000000 A __per_cpu_start\n"
+        "000000000001a048 A this_cpu_off\n"
+        "000000000001a0d0 A __preempt_count\n"
+        "0000000000032f40 A runqueues\n"
+        "ffffffff81000000 T _text\n"
+        "ffffffffc0a00000 t nf_nat_init\t[nf_nat]\n");
+    const auto layout = nfsleuth::percpu_layout_from_kallsyms(kallsyms, nullptr);
+    ASSERT_TRUE(layout);
+    EXPECT_EQ(layout->runqueues, kRunqueues);
+    EXPECT_EQ(layout->this_cpu_off, kThisCpuOff);
+    EXPECT_EQ(layout->preempt_count, kPreemptCount);
+}
+
+// Architectures that link the per-CPU area at its real address count from
+// __per_cpu_start.
+TEST(PerCpuLayoutFromKallsyms, OffsetsCountFromPerCpuStart) {
+    std::istringstream kallsyms(
+        "ffff800081a00000 D __per_cpu_start\n"
+        "ffff800081a1a048 D this_cpu_off\n"
+        "ffff800081a1a0d0 D __preempt_count\n"
+        "ffff800081a32f40 D runqueues\n");
+    const auto layout = nfsleuth::percpu_layout_from_kallsyms(kallsyms, nullptr);
+    ASSERT_TRUE(layout);
+    EXPECT_EQ(layout->runqueues, kRunqueues);
+    EXPECT_EQ(layout->this_cpu_off, kThisCpuOff);
+    EXPECT_EQ(layout->preempt_count, kPreemptCount);
+}
+
+TEST(PerCpuLayoutFromKallsyms, PreemptCountInsidePcpuHotFromBtf) {
+    KernelBtf b;
+    b.flat_pcpu_hot();
+    std::istringstream kallsyms(
+        "0000000000001000 A pcpu_hot\n"
+        "000000000001a048 A this_cpu_off\n"
+        "0000000000032f40 A runqueues\n");
+    const auto layout = nfsleuth::percpu_layout_from_kallsyms(kallsyms, b.get());
+    ASSERT_TRUE(layout);
+    EXPECT_EQ(layout->preempt_count, 0x1008u);
+}
+
+// Addresses hidden by kptr_restrict, or a kallsyms without data symbols
+// (CONFIG_KALLSYMS_ALL not set), give no layout rather than a wrong one.
+TEST(PerCpuLayoutFromKallsyms, HiddenOrMissingSymbolsGiveNothing) {
+    std::istringstream hidden(
+        "0000000000000000 A this_cpu_off\n"
+        "0000000000000000 A __preempt_count\n"
+        "0000000000000000 A runqueues\n");
+    EXPECT_FALSE(nfsleuth::percpu_layout_from_kallsyms(hidden, nullptr));
+    std::istringstream text_only("ffffffff81000000 T _text\nffffffff81001000 T startup_64\n");
+    EXPECT_FALSE(nfsleuth::percpu_layout_from_kallsyms(text_only, nullptr));
+    std::istringstream garbage("zz A runqueues\n\n  \nA\n0x10 A this_cpu_off extra\n");
+    EXPECT_FALSE(nfsleuth::percpu_layout_from_kallsyms(garbage, nullptr));
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-only
 # Runs inside the VM lab: the host's drop scenarios (table full over TCP,
-# UDP and IPv6, rule drops, forwarding through a router, a 200k storm) on
+# UDP, IPv6, ICMP and SCTP, rule drops, forwarding through a router over
+# both families, a 200k storm) on
 # Debian's distro kernel, where nf_conntrack is a module, on each backend,
 # plus early_drop evictions (fentry and kprobe only).
 source "$(dirname "$0")/../lib.sh"
@@ -10,10 +11,22 @@ host_tests=$(cd "$(dirname "$0")/../host" && pwd)
 
 modprobe nf_conntrack
 run_nfsleuth doctor doctor --json
-assert_eq '"fentry"' "$(jqf "$WORK/doctor.out" .drop_backend)" "doctor: drop causes from fentry"
+# nf_conntrack is a module: kprobes follow it (fentry would keep it from
+# being unloaded); fentry only when forced.
+assert_eq '{"backend":"kprobe","follows":true}' "$(jqf "$WORK/doctor.out" '{backend: .drop_backend, follows: .drop_causes_follow_module}')" \
+  "doctor: drop causes from kprobes that follow nf_conntrack"
 
+# Every backend this kernel offers; one it refuses (fentry on kernels whose
+# modules carry no BTF, before 5.11) must say why and exit 3.
 for backend in ${VM_DROP_BACKENDS:-fentry kprobe tracepoint}; do
-  for t in test_drops test_drops_forward test_drops_storm test_drops_early; do
+  run_nfsleuth try-$backend drops --backend "$backend" --duration 0.5
+  if [[ $(cat "$WORK/try-$backend.rc") == 3 ]]; then
+    assert_contains "$WORK/try-$backend.err" "the $backend backend cannot be used here" "--backend $backend refused with a reason"
+    echo "=== $(uname -r): backend $backend unsupported: $(head -n1 "$WORK/try-$backend.err")"
+    continue
+  fi
+  assert_eq 0 "$(cat "$WORK/try-$backend.rc")" "drops --backend $backend runs"
+  for t in test_drops test_drops_forward test_drops_storm test_drops_early test_drops_icmp test_drops_sctp; do
     echo "=== $t with --backend $backend"
     rc=0
     DROPS_BACKEND=$backend bash "$host_tests/$t.sh" "$NFSLEUTH" "$TRAFFIC" || rc=$?

@@ -15,11 +15,11 @@ dpkg -i "$deb" >"$WORK/install.log" 2>&1 || { cat "$WORK/install.log"; fail "dpk
 assert_eq "install ok installed" "$(dpkg-query -W -f='${Status}' nfsleuth)" "package status"
 assert_eq "$("$NFSLEUTH" --version)" "$(/usr/sbin/nfsleuth --version)" "installed binary version"
 
-modprobe nf_conntrack # conntrack's functions can only be hooked once it is loaded
+modprobe nf_conntrack
 /usr/sbin/nfsleuth doctor --json >"$WORK/doctor.json" 2>"$WORK/doctor.err" ||
   { cat "$WORK/doctor.err"; fail "doctor from the package"; }
 assert_eq true "$(jq -c .loadable_modules "$WORK/doctor.json")" "doctor: loadable modules on Debian's kernel"
-assert_eq '"fentry"' "$(jq -c .drop_backend "$WORK/doctor.json")" "doctor: drop causes through fentry"
+assert_eq '"kprobe"' "$(jq -c .drop_backend "$WORK/doctor.json")" "doctor: drop causes through kprobes (nf_conntrack is a module)"
 
 systemd-analyze verify --man=no /usr/lib/systemd/system/nfsleuth.service >"$WORK/verify.out" 2>&1 ||
   { cat "$WORK/verify.out"; fail "systemd-analyze verify of the installed unit"; }

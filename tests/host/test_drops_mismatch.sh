@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+# Never silently wrong: when nfsleuth's drop counts fall short of the
+# kernel's own conntrack counters, every output says so. A flow aggregation
+# map far too small for the traffic (--max-flows 64 for 1,000 dropping
+# flows) makes nfsleuth lose counts of evicted aggregates: `drops` and
+# `watch` must then print a warning, emit a counter_mismatch event, count it
+# in the metrics and flag the namespace in their summaries, with the
+# kernel's exact number beside nfsleuth's.
+source "$(dirname "$0")/../lib.sh"
+require_root
+require_traffic
+[[ -e /proc/sys/net/netfilter/nf_conntrack_max ]] || { echo "skip [$TEST_NAME]: no conntrack"; exit "$SKIP"; }
+
+COUNT=20000
+FLOWS=1000
+ns="nfsl-mismatch-$$"
+make_netns "$ns"
+nsx() { ip netns exec "$ns" "$@"; }
+nsx iptables -t nat -A POSTROUTING -o eth0 -j MASQUERADE
+inode=$(stat -L -c %i "/run/netns/$ns")
+
+start_in_netns "$ns" "$WORK/listen.out" "$TRAFFIC" tcp-listen --addr 127.0.0.1 --port 7000 --duration-ms 60000
+until [[ -s $WORK/listen.out ]]; do sleep 0.05; done
+
+start_nfsleuth drops drops --json --interval 0.3 --max-flows 64 --backend "${DROPS_BACKEND:-auto}"
+drops_pid=$NFSLEUTH_BG_PID
+start_nfsleuth watch watch --json --interval 0.3 --max-flows 64 --metrics 127.0.0.1:0 --backend "${DROPS_BACKEND:-auto}"
+watch_pid=$NFSLEUTH_BG_PID
+port=$(sed -n 's|.*metrics: http://127.0.0.1:\([0-9]*\)/metrics.*|\1|p' "$WORK/watch.err")
+[[ -n $port ]] || fail "watch did not print its metrics address"
+
+set_conntrack_max 1
+nsx "$TRAFFIC" tcp-connect --dst 127.0.0.1 --port 7000 --count 1 >"$WORK/seed.out"
+drop0=$(ct_stat_sum "$ns" drop)
+nsx "$TRAFFIC" udp-send --dst 127.0.0.1 --port 7001 --count "$COUNT" --flows "$FLOWS" --max-ms 60000 >"$WORK/storm.out"
+drop1=$(ct_stat_sum "$ns" drop)
+assert_eq "$COUNT" "$((drop1 - drop0))" "kernel drop counter"
+sleep 1 # a few intervals: the live check runs
+curl -sf "http://127.0.0.1:$port/metrics" >"$WORK/metrics.txt" || fail "scrape failed"
+stop_nfsleuth "$drops_pid" || fail "nfsleuth drops exited with $? on SIGINT"
+stop_nfsleuth "$watch_pid" || fail "nfsleuth watch exited with $? on SIGINT"
+
+for tool in drops watch; do
+  J="$WORK/$tool.out"
+  jq -e . "$J" >/dev/null || fail "$tool: a JSON line does not parse"
+  if [[ $tool == drops ]]; then summary=$(tail -n1 "$J"); else summary=$(tail -n1 "$J" | jq -c .drops); fi
+  reported=$(jq -s "[.[] | select(.type==\"ct_drop\" and .netns==$inode and .cause==\"table_full\") | .count] | add" "$J")
+  ((reported < COUNT)) || fail "$tool: expected evictions to lose counts, but all $reported were reported"
+  pass "$tool reported $reported of $COUNT drops (the rest lost with evicted aggregates)"
+  # The summary: the namespace flagged, the kernel's exact count beside ours.
+  assert_eq "{\"kernel\":$COUNT,\"nfsleuth\":$reported,\"counter\":\"drop\",\"direction\":\"unseen\"}" \
+    "$(jq -c ".kernel_agreement.namespaces[] | select(.netns==$inode) | {kernel: .kernel.drop, nfsleuth: .nfsleuth.conntrack_drops, counter: .mismatches[0].counter, direction: .mismatches[0].direction}" <<<"$summary")" \
+    "$tool: summary flags the namespace"
+  assert_eq false "$(jq -c .kernel_agreement.agree <<<"$summary")" "$tool: summary says the counts disagree"
+  ((  $(jq -c .missed <<<"$summary") > 0 )) || fail "$tool: accounting shows nothing missed"
+  # Live: at least one event while tracing, each with the kernel's count
+  # above what nfsleuth had seen.
+  events=$(jq -s "[.[] | select(.type==\"counter_mismatch\" and .netns==$inode)]" "$J")
+  (( $(jq length <<<"$events") >= 1 )) || fail "$tool: no counter_mismatch event"
+  jq -e 'all(.[]; .counter=="drop" and .direction=="unseen" and .nfsleuth < .kernel_min and .kernel_max <= '"$COUNT"')' \
+    <<<"$events" >/dev/null || fail "$tool: a counter_mismatch event is inconsistent: $events"
+  pass "$tool: $(jq length <<<"$events") counter_mismatch events"
+  assert_contains "$WORK/$tool.err" "WARNING: netns $inode ($ns): the kernel counted" "$tool: warning on stderr"
+done
+
+grep -q '^nfsleuth_counter_mismatches_total{counter="drop"} [1-9]' "$WORK/metrics.txt" ||
+  fail "metrics: no nfsleuth_counter_mismatches_total for drop: $(grep mismatch "$WORK/metrics.txt")"
+pass "metrics count the mismatch"
+grep -q "^nfsleuth_counter_gap{netns=\"$ns\",counter=\"drop\"} [1-9]" "$WORK/metrics.txt" ||
+  fail "metrics: no positive nfsleuth_counter_gap for $ns: $(grep gap "$WORK/metrics.txt")"
+pass "metrics show the gap"

@@ -1,0 +1,70 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include "module_hooks.hpp"
+
+#include <fstream>
+#include <iterator>
+#include <sstream>
+
+namespace nfsleuth {
+
+std::optional<std::string> module_instance(std::string_view proc_modules, std::string_view name) {
+    std::istringstream in{std::string(proc_modules)};
+    for (std::string line; std::getline(in, line);) {
+        // "nf_conntrack 188416 5 nf_nat, Live 0xffffffffc0318000 (E)"
+        std::istringstream fields(line);
+        std::string mod, size, refs, deps, state, address;
+        if (!(fields >> mod >> size >> refs >> deps >> state >> address) || mod != name) continue;
+        if (state != "Live" || address.rfind("0x", 0) != 0) return std::nullopt;
+        return address;
+    }
+    return std::nullopt;
+}
+
+std::optional<std::string> loaded_module_instance(std::string_view name) {
+    std::ifstream in("/proc/modules");
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    return module_instance(text, name);
+}
+
+ModuleHooks::ModuleHooks(std::string module, std::vector<bpf_program*> programs, std::vector<bpf_program*> if_present)
+    : module_(std::move(module)), programs_(std::move(programs)), if_present_(std::move(if_present)) {}
+
+ModuleHooks::Change ModuleHooks::follow() {
+    auto now = loaded_module_instance(module_);
+    // Without address visibility every load reads 0x0...: then only
+    // presence can be followed.
+    if (now == instance_) return Change::none;
+    const bool was_attached = attached();
+    links_.clear();
+    attached_.clear();
+    instance_ = now;
+    if (!now) return was_attached ? Change::detached : Change::none;
+    error_.clear();
+    try {
+        for (bpf_program* p : programs_) {
+            links_.push_back(attach_program(p));
+            attached_.push_back(p);
+        }
+    } catch (const Failure& f) {
+        links_.clear();
+        attached_.clear();
+        error_ = f.what();
+        return Change::failed;
+    }
+    for (bpf_program* p : if_present_) {
+        QuietLibbpf quiet;  // absent from this build: nothing to say
+        if (bpf_link* l = bpf_program__attach(p)) {
+            links_.emplace_back(l);
+            attached_.push_back(p);
+        }
+    }
+    return was_attached ? Change::reattached : Change::attached;
+}
+
+void ModuleHooks::detach() {
+    links_.clear();
+    attached_.clear();
+    instance_.reset();
+}
+
+}  // namespace nfsleuth
