@@ -392,7 +392,8 @@ ExitCode run_watch(const CommonOptions& options, const DropOptions& drop_options
 
     std::string banner = drops.hooks().banner("conntrack drops", drops.backend(), true);
     if (!drops.cause_note().empty()) banner += "; " + drops.cause_note();
-    banner += "; creations: " + creations.method() + " (" + creations.hooks().describe() + ")";
+    banner += "; creations: " + creations.method();
+    if (!creations.hooks().describe().empty()) banner += " (" + creations.hooks().describe() + ")";
     if (creations.waiting_for_module())
         banner += " from when nf_conntrack_netlink is loaded (nfsleuth loads no module)";
     if (modules) banner += "; module events: " + modules->hooks().describe();
