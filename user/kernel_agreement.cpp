@@ -102,10 +102,8 @@ std::vector<Disagreement> KernelAgreement::compare(uint32_t netns, Namespace& ns
             if (known != ns.disagreements.end()) ns.disagreements.erase(known);
             return;
         }
-        auto gap = [](const Disagreement& x) {
-            return x.missed ? x.kernel_min - x.nfsleuth : x.nfsleuth - x.kernel_max;
-        };
-        bool grew = known == ns.disagreements.end() || known->second.missed != d->missed || gap(*d) > gap(known->second);
+        bool grew =
+            known == ns.disagreements.end() || known->second.missed != d->missed || d->gap() > known->second.gap();
         ns.disagreements[counter] = *d;
         if (grew) changed.push_back(*d);
     };

@@ -48,6 +48,8 @@ struct Disagreement {
     uint64_t nfsleuth = 0;     // what nfsleuth counted for it
     // "the kernel counted 30 conntrack drops (drop), nfsleuth saw 0"
     std::string describe() const;
+    // How far nfsleuth is off: drops unseen, or reported beyond the kernel's count.
+    uint64_t gap() const { return missed ? kernel_min - nfsleuth : nfsleuth - kernel_max; }
 };
 
 // The state of one namespace at the end, for the summary.

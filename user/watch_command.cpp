@@ -286,8 +286,7 @@ ExitCode run_watch(const CommonOptions& options, const DropOptions& drop_options
         std::vector<MetricsRegistry::Sample> gaps;
         for (const auto& ns : drops.agreement().report()) {
             for (const auto& d : ns.disagreements) {
-                double gap = d.missed ? static_cast<double>(d.kernel_min - d.nfsleuth)
-                                      : -static_cast<double>(d.nfsleuth - d.kernel_max);
+                double gap = d.missed ? static_cast<double>(d.gap()) : -static_cast<double>(d.gap());
                 gaps.push_back({{netns_label(enrich.netns_name(ns.netns), ns.netns), to_string(d.counter)}, gap});
             }
         }
