@@ -372,6 +372,7 @@ static __always_inline __u8 guess_hook(__u8 cause, __u32 iif)
 		return iif ? bpf_core_enum_value(enum nf_inet_hooks, NF_INET_PRE_ROUTING)
 			   : bpf_core_enum_value(enum nf_inet_hooks, NF_INET_LOCAL_OUT);
 	case NFS_CAUSE_INSERT_FAILED:
+	case NFS_CAUSE_HELPER: /* both happen as conntrack confirms the entry */
 		return iif ? NFS_HOOK_UNKNOWN : bpf_core_enum_value(enum nf_inet_hooks, NF_INET_POST_ROUTING);
 	default:
 		return NFS_HOOK_UNKNOWN;
@@ -382,7 +383,8 @@ static __always_inline __u8 guess_hook(__u8 cause, __u32 iif)
  * fentry/kprobe backend. Calls of nf_hook_slow, nf_conntrack_in and
  * __nf_conntrack_confirm are followed on a small per-CPU stack; when
  * conntrack itself returns NF_DROP, a mark names the skb and the cause, and
- * the kfree_skb that follows consumes it. A drop without a mark is a rule's.
+ * the kfree_skb that follows consumes it (so does a helper's log call, see
+ * on_helper_log). A drop without a mark is a rule's.
  */
 struct ct_frame {
 	__u64 skb;
@@ -572,12 +574,26 @@ static __always_inline void on_hook_slow_enter(struct sk_buff *skb, const struct
 		frame_push(&st->hook_calls, skb, BPF_CORE_READ(state, hook));
 }
 
+static __always_inline void clear_mark(struct cpu_state *st, __u64 skb)
+{
+	for (int i = 0; i < NFS_FRAME_DEPTH; i++) {
+		if (st->marks[i].skb == skb)
+			st->marks[i].skb = 0;
+	}
+}
+
 static __always_inline void on_hook_slow_exit(__u64 skb)
 {
 	struct cpu_state *st = this_cpu_state();
+	struct ct_frame *f;
 
-	if (st)
-		frame_pop_for(&st->hook_calls, skb);
+	if (!st)
+		return;
+	f = frame_pop_for(&st->hook_calls, skb);
+	/* A drop inside this call took its mark; one left is of a packet
+	 * that was let through after all, and must not outlive it. */
+	if (f)
+		clear_mark(st, f->skb);
 }
 
 static __always_inline void on_ct_in_enter(struct sk_buff *skb, const struct nf_hook_state *state)
@@ -650,6 +666,36 @@ static __always_inline void on_confirm_exit(__u64 exiting_skb, int ret)
 	set_mark(st, skb, NFS_CAUSE_INSERT_FAILED, current_hook(st, skb));
 }
 
+/* nf_ct_helper_log() is how a conntrack helper says it is dropping the
+ * packet it was given ("nf_ct_ftp: dropping packet: ..."): every in-tree
+ * helper calls it on the way to returning NF_DROP, and nothing else does.
+ * It runs per helper drop, never per packet. */
+static __always_inline void on_helper_log(struct sk_buff *skb)
+{
+	struct cpu_state *st = this_cpu_state();
+
+	if (st)
+		set_mark(st, skb, NFS_CAUSE_HELPER, current_hook(st, skb));
+}
+
+/* Where causes come from conntrack's counters, a helper's drop (which no
+ * counter shows) is still known by its mark, when the helper hook is on. */
+static __always_inline bool take_helper_mark(struct sk_buff *skb, __u8 *hook)
+{
+	struct cpu_state *st = this_cpu_state();
+
+	if (!st)
+		return false;
+	for (int i = 0; i < NFS_FRAME_DEPTH; i++) {
+		if (st->marks[i].skb == (__u64)(unsigned long)skb && st->marks[i].cause == NFS_CAUSE_HELPER) {
+			st->marks[i].skb = 0;
+			*hook = st->marks[i].hook;
+			return true;
+		}
+	}
+	return false;
+}
+
 static __always_inline int on_netfilter_drop(struct sk_buff *skb)
 {
 	struct nfs_drop_key key = {};
@@ -677,6 +723,10 @@ static __always_inline int on_netfilter_drop(struct sk_buff *skb)
 		key.zone = BPF_CORE_READ(ct, zone.id);
 	if (cause_from_hooks) {
 		take_mark(skb, &key.cause, &key.hook);
+	} else if (take_helper_mark(skb, &key.hook)) {
+		key.cause = NFS_CAUSE_HELPER;
+		if (key.hook == NFS_HOOK_UNKNOWN)
+			key.hook = guess_hook(key.cause, iif);
 	} else {
 		key.cause = classify(net, key.netns_ino, ct != NULL);
 		key.hook = guess_hook(key.cause, iif);
@@ -1009,5 +1059,14 @@ SEC("kprobe/nf_ct_delete.part.0")
 int BPF_KPROBE(kprobe_nf_ct_delete_part, struct nf_conn *ct)
 {
 	on_ct_delete(ct);
+	return 0;
+}
+
+/* Variadic: no fentry (trampolines refuse variadic functions), kprobe on
+ * every backend. */
+SEC("kprobe/nf_ct_helper_log")
+int BPF_KPROBE(kprobe_nf_ct_helper_log, struct sk_buff *skb)
+{
+	on_helper_log(skb);
 	return 0;
 }

@@ -18,7 +18,8 @@ enum nfs_drop_cause {
 	NFS_CAUSE_RULE = 5,          /* a netfilter rule or verdict, not conntrack */
 	NFS_CAUSE_OTHER_CT = 6,      /* conntrack dropped it for another reason */
 	NFS_CAUSE_UNKNOWN = 7,       /* no conntrack entry, and its statistics unreadable */
-	NFS_CAUSE_MAX = 8,
+	NFS_CAUSE_HELPER = 8,        /* a conntrack helper refused the packet */
+	NFS_CAUSE_MAX = 9,
 };
 
 /* Where the packet was dropped; values of enum nf_inet_hooks, plus unknown. */
@@ -30,7 +31,7 @@ enum nfs_drop_counter {
 	NFS_DROP_CNT_LOST = 1,        /* first-drop records lost: ring buffer full */
 	NFS_DROP_CNT_NO_AGGREGATE = 2,/* aggregate could not be created: drop only counted */
 	NFS_DROP_CNT_CAUSE_BASE = 8,  /* + enum nfs_drop_cause: drops per cause */
-	NFS_DROP_CNT_MAX = 16,
+	NFS_DROP_CNT_MAX = 24,
 };
 
 enum nfs_flow_flags {

@@ -107,8 +107,16 @@ ct_stat_sum() { # netns column
 }
 
 # Lowers the global conntrack limit; the original is restored on exit.
+# Tests that change it run one at a time (the lock is held until the test
+# exits): a test started while another had lowered it would otherwise save
+# the lowered value and "restore" it.
 set_conntrack_max() { # value
-  local old
+  local old lock
+  if [[ -z ${CONNTRACK_MAX_LOCKED:-} ]]; then
+    exec {lock}>"${TMPDIR:-/tmp}/nfsleuth-tests-conntrack-max.lock"
+    flock "$lock"
+    CONNTRACK_MAX_LOCKED=1
+  fi
   old=$(sysctl -n net.netfilter.nf_conntrack_max)
   on_exit "sysctl -qw net.netfilter.nf_conntrack_max=$old"
   sysctl -qw net.netfilter.nf_conntrack_max="$1"

@@ -93,6 +93,16 @@ ParseOutcome parse_command_line(int argc, const char* const* argv, std::ostream&
                                       "Probe what this kernel offers (BTF, attach types, modules, conntrack) and "
                                       "which backend each hook would use");
     add_output_options(*doctor, inv.options);
+    doctor->add_option("--journal", inv.doctor.journal,
+                       "A `watch --journal` file (its rotated FILE.N too) to check for the disagreements with the "
+                       "kernel's own counters it recorded (counter_mismatch). Default: /var/log/nfsleuth/events.jsonl "
+                       "when it exists (the packaged daemon's)")
+        ->check(CLI::ExistingFile.description(""))
+        ->type_name("FILE");
+    doctor->footer(
+        "Exit codes: 0 all is well; 3 a hook the kernel offers refused nfsleuth's programs, or drops cannot be\n"
+        "recognised at all; 1 the journal records nfsleuth disagreeing with the kernel's drop counters (drops it\n"
+        "did not see, or named wrongly); 4 not privileged enough to probe.");
 
     auto* modules = app.add_subcommand(
         "modules",

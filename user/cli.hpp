@@ -47,9 +47,14 @@ struct WhyOptions {
     std::optional<std::string> journal;  // a `watch` journal to read its loads from
 };
 
+struct DoctorOptions {
+    std::optional<std::string> journal;  // a `watch` journal to read its findings from
+};
+
 struct Invocation {
     std::string command;  // "doctor", "modules", "drops", "watch", "why"
     CommonOptions options;
+    DoctorOptions doctor;
     DropOptions drops;
     WatchOptions watch;
     WhyOptions why;

@@ -36,15 +36,17 @@ std::string destination_of(uint8_t family, uint8_t proto, const uint8_t* daddr, 
 // The allocation hook's program for a backend.
 const char* alloc_program(Backend b) { return b == Backend::fentry ? "fexit_creation_alloc" : "kretprobe_creation_alloc"; }
 
+HookSpec alloc_hook(Backend b) {
+    return {"ct_create",
+            "entry allocations per creator",
+            false,
+            {{b == Backend::fentry ? Flavor::fentry : Flavor::kprobe, "__nf_conntrack_alloc", {alloc_program(b)}}}};
+}
+
 std::vector<HookSpec> creation_hooks(const CausePlan& plan) {
     // Following nf_conntrack, the allocation hook is attached by ModuleHooks.
     if (plan.follows_module) return {};
-    if (plan.backend) {
-        const bool fentry = *plan.backend == Backend::fentry;
-        return {{"ct_create", "entry allocations per creator", false,
-                 {{fentry ? Flavor::fentry : Flavor::kprobe, "__nf_conntrack_alloc",
-                   {alloc_program(*plan.backend)}}}}};
-    }
+    if (plan.backend) return {alloc_hook(*plan.backend)};
     return {{"ct_first_packet", "the process sending a new entry's first packet", false,
              {{Flavor::tp_btf, "net_dev_queue", {"btf_net_dev_queue"}},
               {Flavor::raw_tp, "net_dev_queue", {"raw_net_dev_queue"}}},
@@ -68,9 +70,13 @@ struct CreationSource::Impl {
     uint64_t attributed = 0;
 
     std::unique_ptr<ModuleHooks> module_alloc;  // the allocation hook following nf_conntrack
+    bool follows_module = false;
 
     Impl(const CommonOptions& options, KernelProbe& probe, const CausePlan& plan)
-        : skel(options.btf), alloc_backend(plan.backend), hooks(skel->obj, creation_hooks(plan), probe, std::nullopt) {
+        : skel(options.btf),
+          alloc_backend(plan.backend),
+          hooks(skel->obj, creation_hooks(plan), probe, std::nullopt),
+          follows_module(plan.follows_module) {
         if (plan.follows_module)
             bpf_program__set_autoload(bpf_object__find_program_by_name(skel->obj, alloc_program(*plan.backend)), true);
     }
@@ -174,6 +180,15 @@ std::string CreationSource::method() const {
 }
 
 const HookSelection& CreationSource::hooks() const { return impl_->hooks; }
+
+std::vector<HookOutcome> CreationSource::hook_outcomes() const {
+    std::vector<HookOutcome> out = impl_->hooks.outcomes();
+    if (!impl_->follows_module) return out;
+    auto more = following_outcomes({alloc_hook(Backend::kprobe)}, Flavor::kprobe, impl_->module_alloc.get(),
+                                   "the kernel refused the kprobe on nf_conntrack's allocation");
+    out.insert(out.end(), more.begin(), more.end());
+    return out;
+}
 
 bool CreationSource::uses_netlink() const { return impl_->netlink != nullptr; }
 

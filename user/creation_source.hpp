@@ -37,6 +37,8 @@ public:
     // "allocation (fentry)", "allocation (kprobe)" or "netlink".
     std::string method() const;
     const HookSelection& hooks() const;
+    // Every hook of the source, the one following nf_conntrack too.
+    std::vector<HookOutcome> hook_outcomes() const;
     // Reads the netlink events that wait (the allocation path needs none).
     void drain();
     // Follows namespaces as they come and go (netlink path only).

@@ -5,6 +5,8 @@
 #include <sys/utsname.h>
 
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <functional>
 #include <iostream>
 #include <map>
@@ -15,6 +17,7 @@
 #include "creation_source.hpp"
 #include "drop_source.hpp"
 #include "hooks.hpp"
+#include "journal_findings.hpp"
 #include "kallsyms.hpp"
 #include "json_line.hpp"
 #include "kernel_probe.hpp"
@@ -112,9 +115,33 @@ nlohmann::ordered_json hook_json(const HookSpec& spec, const HookPlan& plan, con
     return h;
 }
 
+// The counter_mismatch events of a daemon's journal, rotated files first.
+MismatchHistory journal_mismatches(const std::string& journal) {
+    MismatchHistory history;
+    for (const auto& file : journal_files_oldest_first(journal)) {
+        std::error_code ec;
+        if (!std::filesystem::is_regular_file(file, ec))
+            throw Failure(ExitCode::failure, "the journal " + file + " is not a regular file",
+                          "give the file `nfsleuth watch --journal` writes");
+        std::ifstream in(file);
+        if (!in) throw Failure(ExitCode::failure, "cannot read the journal " + file, "run nfsleuth doctor as root");
+        read_mismatches(in, history);
+    }
+    return history;
+}
+
+nlohmann::ordered_json agreement_json(const std::optional<std::string>& journal, const MismatchHistory& history) {
+    nlohmann::ordered_json last = nlohmann::ordered_json::array();
+    for (const auto& ev : history.last) last.push_back(ev);
+    return {{"journal", journal ? nlohmann::ordered_json(*journal) : nlohmann::ordered_json(nullptr)},
+            {"mismatches", history.mismatches},
+            {"last", last},
+            {"skipped_lines", history.skipped_lines}};
+}
+
 }  // namespace
 
-ExitCode run_doctor(const CommonOptions& options) {
+ExitCode run_doctor(const CommonOptions& options, const DoctorOptions& doctor) {
     nlohmann::ordered_json j;
     std::vector<std::string> notes;
 
@@ -153,6 +180,7 @@ ExitCode run_doctor(const CommonOptions& options) {
         auto drop_side = drop_hooks(kfree_skb_args(probe));
         all_hooks.insert(all_hooks.end(), drop_side.begin(), drop_side.end());
         all_hooks.insert(all_hooks.end(), drop_cause_hooks().begin(), drop_cause_hooks().end());
+        all_hooks.push_back(helper_drop_hook());
         all_hooks.insert(all_hooks.end(), activation_hooks().begin(), activation_hooks().end());
         Trial trial = try_real_programs(options, probe);
         for (const auto& spec : all_hooks) {
@@ -237,6 +265,19 @@ ExitCode run_doctor(const CommonOptions& options) {
     if (!tracefs)
         notes.push_back("tracefs is not mounted: classic tracepoints cannot attach "
                         "(mount -t tracefs nodev /sys/kernel/tracing); tp_btf/raw_tp do not need it");
+    // What the daemon found while it ran: its disagreements with the
+    // kernel's own drop counters.
+    std::optional<std::string> journal = doctor.journal;
+    std::error_code ec;
+    if (!journal && std::filesystem::exists(kPackagedJournal, ec)) journal = kPackagedJournal;
+    MismatchHistory mismatches = journal ? journal_mismatches(*journal) : MismatchHistory{};
+    j["kernel_agreement"] = agreement_json(journal, mismatches);
+    if (mismatches.mismatches) {
+        notes.push_back("the journal " + *journal + " records " + std::to_string(mismatches.mismatches) +
+                        " disagreement(s) of nfsleuth's drop counts with the kernel's own counters "
+                        "(counter_mismatch): drops went unseen or were named wrongly; the last: " +
+                        describe_mismatch(mismatches.last.back()));
+    }
     j["notes"] = notes;
 
     if (options.json) {
@@ -300,6 +341,12 @@ ExitCode run_doctor(const CommonOptions& options) {
             }
             std::printf("  %-20s %s%s\n", h["hook"].get<std::string>().c_str(), use.c_str(), why.c_str());
         }
+        std::printf("\nKernel counters: %s\n",
+                    !journal ? "no journal to check (--journal FILE)"
+                    : mismatches.mismatches
+                        ? ("DISAGREED " + std::to_string(mismatches.mismatches) + " time(s) in " + *journal).c_str()
+                        : ("agreed throughout " + *journal).c_str());
+        for (const auto& ev : mismatches.last) std::printf("  %s\n", describe_mismatch(ev).c_str());
         if (!notes.empty()) {
             std::printf("\nNotes:\n");
             for (const auto& n : notes) std::printf("  - %s\n", n.c_str());
@@ -309,7 +356,8 @@ ExitCode run_doctor(const CommonOptions& options) {
     if (!caps.can_trace()) return ExitCode::privilege;
     // A hook the kernel offers but refuses nfsleuth's programs on is a
     // finding, not a property of the kernel: say so in the exit code.
-    return hooks_refused ? ExitCode::unsupported : ExitCode::ok;
+    if (hooks_refused) return ExitCode::unsupported;
+    return mismatches.mismatches ? ExitCode::failure : ExitCode::ok;
 }
 
 }  // namespace nfsleuth

@@ -6,6 +6,6 @@
 namespace nfsleuth {
 
 // Probes the kernel and prints the report; returns the exit code.
-ExitCode run_doctor(const CommonOptions& options);
+ExitCode run_doctor(const CommonOptions& options, const DoctorOptions& doctor);
 
 }  // namespace nfsleuth

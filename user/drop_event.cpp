@@ -20,6 +20,7 @@ const char* to_string(DropCause c) {
         case DropCause::early_drop: return "early_drop";
         case DropCause::insert_failed: return "insert_failed";
         case DropCause::invalid: return "invalid";
+        case DropCause::helper: return "helper";
         case DropCause::rule: return "rule";
         case DropCause::other_ct: return "other_ct";
         case DropCause::unknown: return "unknown";
@@ -33,6 +34,7 @@ std::optional<DropCause> drop_cause_from_raw(uint8_t raw) {
         case NFS_CAUSE_EARLY_DROP: return DropCause::early_drop;
         case NFS_CAUSE_INSERT_FAILED: return DropCause::insert_failed;
         case NFS_CAUSE_INVALID: return DropCause::invalid;
+        case NFS_CAUSE_HELPER: return DropCause::helper;
         case NFS_CAUSE_RULE: return DropCause::rule;
         case NFS_CAUSE_OTHER_CT: return DropCause::other_ct;
         case NFS_CAUSE_UNKNOWN: return DropCause::unknown;

@@ -12,7 +12,7 @@
 
 namespace nfsleuth {
 
-enum class DropCause { table_full, early_drop, insert_failed, invalid, rule, other_ct, unknown };
+enum class DropCause { table_full, early_drop, insert_failed, invalid, helper, rule, other_ct, unknown };
 const char* to_string(DropCause c);
 std::optional<DropCause> drop_cause_from_raw(uint8_t raw);
 

@@ -59,17 +59,24 @@ struct DropSource::Programs {
         // Loaded now, attached whenever nf_conntrack is there.
         if (plan.follows_module) {
             for (bpf_program* p : programs_named(cause_programs(*plan.backend))) bpf_program__set_autoload(p, true);
-            for (bpf_program* p : programs_named(clone_programs())) bpf_program__set_autoload(p, true);
+            for (bpf_program* p : programs_named(if_present_programs())) bpf_program__set_autoload(p, true);
         }
     }
 
-    // Kprobes on compiler clones of the cause functions, where a build has them.
-    static std::vector<std::string> clone_programs() { return {"kprobe_nf_ct_delete_part"}; }
+    // Kprobes that follow nf_conntrack where its build has their function:
+    // a compiler clone of a cause function, the helpers' log call.
+    static std::vector<std::string> if_present_programs() {
+        std::vector<std::string> names{"kprobe_nf_ct_delete_part"};
+        const auto& helper = helper_drop_hook().candidates.front().programs;
+        names.insert(names.end(), helper.begin(), helper.end());
+        return names;
+    }
 
     static std::vector<HookSpec> hook_specs(const CausePlan& plan, const KernelProbe& probe) {
         std::vector<HookSpec> specs = drop_hooks(kfree_skb_args(probe));
-        if (plan.backend && !plan.follows_module)
-            specs.insert(specs.end(), drop_cause_hooks().begin(), drop_cause_hooks().end());
+        if (plan.follows_module) return specs;
+        if (plan.backend) specs.insert(specs.end(), drop_cause_hooks().begin(), drop_cause_hooks().end());
+        specs.push_back(helper_drop_hook());
         return specs;
     }
 
@@ -158,7 +165,7 @@ DropSource::DropSource(const CommonOptions& options, const DropOptions& drop_opt
     programs_->hooks.load(skel, "drop programs");
     if (cause_plan_.follows_module) {
         auto progs = programs_->programs_named(cause_programs(*cause_plan_.backend));
-        auto clones = programs_->programs_named(Programs::clone_programs());
+        auto clones = programs_->programs_named(Programs::if_present_programs());
         auto is_loaded = [](bpf_program* p) { return bpf_program__fd(p) >= 0; };
         if (std::all_of(progs.begin(), progs.end(), is_loaded) && std::all_of(clones.begin(), clones.end(), is_loaded))
             programs_->module_causes =
@@ -238,6 +245,16 @@ std::string DropSource::backend() const {
 }
 
 const HookSelection& DropSource::hooks() const { return programs_->hooks; }
+
+std::vector<HookOutcome> DropSource::hook_outcomes() const {
+    std::vector<HookOutcome> out = programs_->hooks.outcomes();
+    if (!cause_plan_.follows_module) return out;
+    std::vector<HookSpec> following = drop_cause_hooks();
+    following.push_back(helper_drop_hook());
+    auto more = following_outcomes(following, Flavor::kprobe, programs_->module_causes.get(), cause_note_);
+    out.insert(out.end(), more.begin(), more.end());
+    return out;
+}
 
 void DropSource::sweep() {
     for (const auto& r : aggregator_.on_sweep(programs_->read_aggregates())) emit(r);

@@ -58,6 +58,9 @@ public:
     std::string backend() const;
     const CausePlan& cause_plan() const { return cause_plan_; }
     const HookSelection& hooks() const;
+    // Every hook of the source, those following nf_conntrack too, for the
+    // hook reports (summary, metrics); the banner's clauses are hooks()'s.
+    std::vector<HookOutcome> hook_outcomes() const;
     // Every attached program, the cause hooks following nf_conntrack too.
     std::vector<bpf_program*> programs() const;
     // Where conntrack is a module: attaches the cause hooks when it loads,

@@ -45,12 +45,12 @@ ExitCode run_drops(const CommonOptions& options, const DropOptions& drop_options
         if (options.json) {
             auto j = summary.to_json(fill, source.accounting());
             j["malformed_records"] = source.malformed();
-            j["not_traced"] = not_traced_json(source.hooks().outcomes());
+            j["not_traced"] = not_traced_json(source.hook_outcomes());
             j["kernel_agreement"] = agreement_json(source.agreement(), netns_name);
             std::cout << json_line(j) << '\n';
         } else {
             for (const auto& line : summary.human_lines(fill, source.accounting())) std::cout << line << '\n';
-            for (const auto& line : not_traced_lines(source.hooks().outcomes())) std::cout << line << '\n';
+            for (const auto& line : not_traced_lines(source.hook_outcomes())) std::cout << line << '\n';
             for (const auto& line : agreement_lines(source.agreement(), netns_name)) std::cout << line << '\n';
         }
     };

@@ -47,6 +47,15 @@ std::vector<HookSpec> drop_hooks(KfreeSkbArgs args) {
     };
 }
 
+const HookSpec& helper_drop_hook() {
+    static const HookSpec hook{"helper_drop",
+                               "telling conntrack helpers' drops (FTP, SIP, ...) from rule drops",
+                               false,
+                               {{Flavor::kprobe, "nf_ct_helper_log", {"kprobe_nf_ct_helper_log"}}},
+                               true};
+    return hook;
+}
+
 const std::vector<HookSpec>& drop_cause_hooks() {
     auto twins = [](const std::string& fn, const std::string& prog, bool entry, bool exit) {
         // Exit programs first: attached in this order, no entry is seen

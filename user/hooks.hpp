@@ -47,6 +47,10 @@ enum class KfreeSkbArgs { reason, location };
 KfreeSkbArgs kfree_skb_args(const KernelProbe& probe);
 // Hooks that see every netfilter drop, whatever the backend.
 std::vector<HookSpec> drop_hooks(KfreeSkbArgs args);
+// The log call of a conntrack helper dropping a packet: a kprobe on every
+// backend (the function is variadic, fentry cannot attach to it). Without
+// it, helper drops are reported as rule drops.
+const HookSpec& helper_drop_hook();
 // Hooks on conntrack's own functions that give exact causes; they are used
 // together, all with one backend, or not at all.
 const std::vector<HookSpec>& drop_cause_hooks();

@@ -34,6 +34,7 @@ void KernelAgreement::count(uint32_t netns, std::optional<DropCause> cause, uint
         case DropCause::other_ct: c.conntrack += n; break;
         case DropCause::insert_failed: c.insert_failed += n; break;
         case DropCause::early_drop: c.early_drop += n; break;
+        case DropCause::helper:  // in none of the kernel's counters
         case DropCause::rule:
         case DropCause::unknown: break;
     }

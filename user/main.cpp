@@ -17,7 +17,7 @@ int main(int argc, char** argv) {
     const Invocation& inv = *parsed.invocation;
     install_libbpf_logging(inv.options.verbose);
     try {
-        ExitCode code = inv.command == "doctor"  ? run_doctor(inv.options)
+        ExitCode code = inv.command == "doctor"  ? run_doctor(inv.options, inv.doctor)
                         : inv.command == "drops" ? run_drops(inv.options, inv.drops)
                         : inv.command == "watch" ? run_watch(inv.options, inv.drops, inv.watch)
                         : inv.command == "why"   ? run_why(inv.options, inv.why)

@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include "module_hooks.hpp"
 
+#include <bpf/libbpf.h>
+
+#include <algorithm>
 #include <fstream>
 #include <iterator>
 #include <sstream>
@@ -59,6 +62,36 @@ ModuleHooks::Change ModuleHooks::follow() {
         }
     }
     return was_attached ? Change::reattached : Change::attached;
+}
+
+std::vector<HookOutcome> following_outcomes(const std::vector<HookSpec>& specs, Flavor flavor, const ModuleHooks* hooks,
+                                            const std::string& refused) {
+    std::vector<std::string> attached;
+    if (hooks)
+        for (bpf_program* p : hooks->attached_programs()) attached.emplace_back(bpf_program__name(p));
+    std::vector<HookOutcome> out;
+    for (const auto& spec : specs) {
+        auto chosen = std::find_if(spec.candidates.begin(), spec.candidates.end(),
+                                   [&](const AttachCandidate& c) { return c.flavor == flavor; });
+        if (chosen == spec.candidates.end()) continue;
+        HookOutcome o;
+        o.hook = spec.name;
+        o.purpose = spec.purpose;
+        o.required = false;  // the source runs without them, from the counters
+        o.chosen = *chosen;
+        o.traced = std::all_of(chosen->programs.begin(), chosen->programs.end(), [&](const std::string& name) {
+            return std::find(attached.begin(), attached.end(), name) != attached.end();
+        });
+        if (!hooks) {
+            o.failed_at = HookStage::load;
+            o.reason = refused;
+        } else if (!hooks->error().empty()) {
+            o.failed_at = HookStage::attach;
+            o.reason = hooks->error();
+        }
+        out.push_back(std::move(o));
+    }
+    return out;
 }
 
 void ModuleHooks::detach() {

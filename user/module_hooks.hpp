@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "bpf_support.hpp"
+#include "hooks.hpp"
 
 namespace nfsleuth {
 
@@ -48,5 +49,13 @@ private:
     std::optional<std::string> instance_;  // the load the programs follow
     std::string error_;
 };
+
+// How hooks following a module are doing, for the hook reports: traced while
+// their programs (those of each spec's `flavor` candidate) are attached;
+// given up at load when the kernel refused the programs (hooks null,
+// `refused` says why), at attach when attaching to the module's load failed.
+// Waiting for the module is neither: not traced, not given up.
+std::vector<HookOutcome> following_outcomes(const std::vector<HookSpec>& specs, Flavor flavor, const ModuleHooks* hooks,
+                                            const std::string& refused);
 
 }  // namespace nfsleuth

@@ -196,14 +196,19 @@ ExitCode run_watch(const CommonOptions& options, const DropOptions& drop_options
 
     CreationSource creations(options, probe, drops.cause_plan(), drop_options.max_flows);
     metrics.set("nfsleuth_build_info", {version, drops.backend()}, 1);
-    // Every source's hooks: how each is traced, or why not.
-    std::vector<HookOutcome> hook_outcomes = drops.hooks().outcomes();
-    for (const HookSelection* h : {&creations.hooks(), modules ? &modules->hooks() : nullptr,
-                                   activations ? &activations->hooks() : nullptr}) {
-        if (h) hook_outcomes.insert(hook_outcomes.end(), h->outcomes().begin(), h->outcomes().end());
-    }
-    hook_outcomes.insert(hook_outcomes.end(), activations_given_up.begin(), activations_given_up.end());
-    metrics.replace_gauges("nfsleuth_hook_attached", hook_attached_samples(hook_outcomes));
+    // Every source's hooks: how each is traced, or why not (those following
+    // nf_conntrack change as it comes and goes).
+    auto hook_outcomes = [&] {
+        std::vector<HookOutcome> all = drops.hook_outcomes();
+        auto creation_side = creations.hook_outcomes();
+        all.insert(all.end(), creation_side.begin(), creation_side.end());
+        for (const HookSelection* h : {modules ? &modules->hooks() : nullptr, activations ? &activations->hooks() : nullptr}) {
+            if (h) all.insert(all.end(), h->outcomes().begin(), h->outcomes().end());
+        }
+        all.insert(all.end(), activations_given_up.begin(), activations_given_up.end());
+        return all;
+    };
+    metrics.replace_gauges("nfsleuth_hook_attached", hook_attached_samples(hook_outcomes()));
 
     probe_owner.reset();
     // libbpf parsed the kernel's BTF once per object while loading; give
@@ -234,7 +239,7 @@ ExitCode run_watch(const CommonOptions& options, const DropOptions& drop_options
     };
     auto update_accounting = [&] {
         // Set again so that the series stay fresh.
-        metrics.replace_gauges("nfsleuth_hook_attached", hook_attached_samples(hook_outcomes));
+        metrics.replace_gauges("nfsleuth_hook_attached", hook_attached_samples(hook_outcomes()));
         DropAccounting d = drops.accounting();
         account("drops", d.seen, d.reported,
                 {{"ring_buffer_full", d.lost_records}, {"no_aggregate", d.unaggregated}, {"malformed", drops.malformed()}});
@@ -462,7 +467,7 @@ ExitCode run_watch(const CommonOptions& options, const DropOptions& drop_options
     summary["creations"] = {{"method", creations.method()},   {"seen", c.seen},
                             {"reported", c.reported},          {"attributed", c.attributed},
                             {"lost", c.lost},                  {"unaggregated", c.unaggregated}};
-    summary["not_traced"] = not_traced_json(hook_outcomes);
+    summary["not_traced"] = not_traced_json(hook_outcomes());
     if (journal) {
         journal->flush();
         const JournalStats& js = journal->stats();
@@ -495,7 +500,7 @@ ExitCode run_watch(const CommonOptions& options, const DropOptions& drop_options
             human += "\nJournal " + journal->path() + ": " + std::to_string(journal->stats().lines) + " lines, " +
                      std::to_string(journal->stats().rotations) + " rotations, " +
                      std::to_string(journal->stats().lines_lost) + " lost";
-        for (const auto& line : not_traced_lines(hook_outcomes)) human += "\n" + line;
+        for (const auto& line : not_traced_lines(hook_outcomes())) human += "\n" + line;
     }
     if (journal) {
         journal->append(json_line(summary));

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <iostream>
 
+#include "journal_findings.hpp"
 #include "json_line.hpp"
 #include "kernel_probe.hpp"
 #include "namespace_rules.hpp"
@@ -14,15 +15,6 @@
 #include "why_report.hpp"
 
 namespace nfsleuth {
-
-namespace {
-
-// Where the packaged service (packaging/nfsleuth.default) keeps its journal.
-constexpr const char* kPackagedJournal = "/var/log/nfsleuth/events.jsonl";
-// Rotated journals looked for: FILE.1 .. FILE.N (watch keeps 5 by default).
-constexpr int kMaxRotatedJournals = 20;
-
-}  // namespace
 
 ExitCode run_why(const CommonOptions& options, const WhyOptions& why) {
     if (::geteuid() != 0)
@@ -35,17 +27,15 @@ ExitCode run_why(const CommonOptions& options, const WhyOptions& why) {
     std::optional<std::string> journal = why.journal;
     if (!journal && std::filesystem::exists(kPackagedJournal)) journal = kPackagedJournal;
     if (journal) {
-        std::ifstream current(*journal);
-        if (!current) throw Failure(ExitCode::failure, "cannot read the journal " + *journal, "give the file `nfsleuth watch --journal` writes");
+        if (!std::ifstream(*journal)) throw Failure(ExitCode::failure, "cannot read the journal " + *journal, "give the file `nfsleuth watch --journal` writes");
         facts.journal = *journal;
         // Rotated files first, oldest first: the load may be long ago.
         const auto modules = tree_modules(facts.tree);
-        for (int n = kMaxRotatedJournals; n >= 1; --n) {
-            std::ifstream rotated(*journal + "." + std::to_string(n));
-            if (!rotated) continue;
-            for (auto& h : module_history(rotated, modules)) facts.history.push_back(std::move(h));
+        for (const auto& file : journal_files_oldest_first(*journal)) {
+            std::ifstream in(file);
+            if (!in) continue;
+            for (auto& h : module_history(in, modules)) facts.history.push_back(std::move(h));
         }
-        for (auto& h : module_history(current, modules)) facts.history.push_back(std::move(h));
     }
 
     auto namespaces = list_network_namespaces();

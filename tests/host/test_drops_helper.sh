@@ -14,9 +14,10 @@
 # NETFILTER_DROP). nfsleuth must report each one, with its flow and sender,
 # exactly once, never as table_full; a rule drop next to them is the control.
 #
-# The cause is checked last: nfsleuth reports helper drops as `rule` today,
-# although `rule` means "not conntrack" (docs/events.md). The last assertion
-# expects a conntrack cause and is a known product gap until one exists.
+# The cause is `helper` where the kernel lets nfsleuth see the helper's own
+# "dropping packet" log call (a kprobe); where it cannot (no kprobes, as on
+# this host), the summary says helper_drop is not traced and the drops are
+# `rule`.
 source "$(dirname "$0")/../lib.sh"
 require_root
 require_traffic
@@ -94,12 +95,22 @@ assert_eq 0 "$(jq -c .missed <<<"$summary")" "nothing missed"
 assert_eq 0 "$(jq -c ".by_netns[] | select(.netns==$inode) | .kernel_drops" <<<"$summary")" \
   "the namespace's kernel drop counter did not move"
 
-# Not asserted yet: the cause. A helper's NF_DROP is conntrack's doing, but
-# nfsleuth has no `helper` cause and reports it as `rule`; the kernel's
-# conntrack counters do not move for it either, so no mismatch is raised.
+if [[ $(jq -c '[.not_traced[] | select(.hook=="helper_drop")] | length' <<<"$summary") == 0 ]]; then
+  cause=helper
+else
+  cause=rule
+  echo "note [$TEST_NAME]: helper_drop is not traced here: helper drops are expected as rule drops"
+fi
 for f in sip ftp; do
   proto=udp; [[ $f == ftp ]] && proto=tcp
   flow=$(flow_of "$WORK/$f.out" "$proto")
-  got=$(d "[.[] | select(.type==\"ct_drop\" and .netns==$inode and .flow==$flow) | .cause] | unique | join(\",\")")
-  echo "note [$TEST_NAME]: $f helper drops are reported with cause $got (no helper cause yet)"
+  assert_eq "[\"$cause\"]" "$(d "[.[] | select(.type==\"ct_drop\" and .netns==$inode and .flow==$flow) | .cause] | unique" | jq -c .)" \
+    "$f: the helper's drops are called $cause"
 done
+# Helpers run as conntrack confirms a packet: for locally sent ones, at postrouting.
+[[ $cause == helper ]] && assert_eq '["postrouting"]' \
+  "$(d "[.[] | select(.type==\"ct_drop\" and .netns==$inode and .cause==\"helper\") | .hook] | unique" | jq -c .)" \
+  "helper drops are placed at postrouting"
+helper_drops=0
+[[ $cause == helper ]] && helper_drops=$((3 + port_copies))
+assert_eq "$helper_drops" "$(jq -c ".by_cause.helper // 0" <<<"$summary")" "summary: helper drops by cause"

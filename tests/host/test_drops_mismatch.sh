@@ -25,7 +25,8 @@ until [[ -s $WORK/listen.out ]]; do sleep 0.05; done
 
 start_nfsleuth drops drops --json --interval 0.3 --max-flows 64 --backend "${DROPS_BACKEND:-auto}"
 drops_pid=$NFSLEUTH_BG_PID
-start_nfsleuth watch watch --json --interval 0.3 --max-flows 64 --metrics 127.0.0.1:0 --backend "${DROPS_BACKEND:-auto}"
+start_nfsleuth watch watch --json --interval 0.3 --max-flows 64 --metrics 127.0.0.1:0 --backend "${DROPS_BACKEND:-auto}" \
+  --journal "$WORK/journal.jsonl"
 watch_pid=$NFSLEUTH_BG_PID
 port=$(sed -n 's|.*metrics: http://127.0.0.1:\([0-9]*\)/metrics.*|\1|p' "$WORK/watch.err")
 [[ -n $port ]] || fail "watch did not print its metrics address"
@@ -70,3 +71,25 @@ pass "metrics count the mismatch"
 grep -q "^nfsleuth_counter_gap{netns=\"$ns\",counter=\"drop\"} [1-9]" "$WORK/metrics.txt" ||
   fail "metrics: no positive nfsleuth_counter_gap for $ns: $(grep gap "$WORK/metrics.txt")"
 pass "metrics show the gap"
+
+# After the fact: doctor finds the disagreements in the daemon's journal,
+# rotated files included, and exits 1.
+mv "$WORK/journal.jsonl" "$WORK/journal.jsonl.1"
+echo '{"type":"summary"}' >"$WORK/journal.jsonl"
+jqf "$WORK/journal.jsonl.1" 'select(.type=="counter_mismatch")' >"$WORK/journal-mismatches"
+recorded=$(wc -l <"$WORK/journal-mismatches")
+((recorded >= 1)) || fail "the journal holds no counter_mismatch event"
+run_nfsleuth doctor doctor --json --journal "$WORK/journal.jsonl"
+assert_eq 1 "$(cat "$WORK/doctor.rc")" "doctor exits 1 on a journal with mismatches"
+assert_eq "{\"journal\":\"$WORK/journal.jsonl\",\"mismatches\":$recorded,\"skipped_lines\":0}" \
+  "$(jqf "$WORK/doctor.out" '.kernel_agreement | {journal, mismatches, skipped_lines}')" "doctor counts every counter_mismatch of the journal"
+assert_eq "$(tail -n1 "$WORK/journal-mismatches" | jq -c '{netns, counter, direction, kernel_min, kernel_max, nfsleuth}')" \
+  "$(jqf "$WORK/doctor.out" '.kernel_agreement.last[-1] | {netns, counter, direction, kernel_min, kernel_max, nfsleuth}')" \
+  "doctor shows the last one"
+jqf "$WORK/doctor.out" '.notes[]' | grep -q "records $recorded disagreement(s) of nfsleuth's drop counts" ||
+  fail "doctor's notes do not name the disagreements: $(jqf "$WORK/doctor.out" .notes)"
+pass "doctor's notes name the disagreements"
+run_nfsleuth doctor-text doctor --journal "$WORK/journal.jsonl"
+assert_eq 1 "$(cat "$WORK/doctor-text.rc")" "doctor (text) exits 1 too"
+assert_contains "$WORK/doctor-text.out" "Kernel counters: DISAGREED $recorded time(s) in $WORK/journal.jsonl" "doctor (text) says so"
+

@@ -341,6 +341,7 @@ TEST(DropCause, EveryRawValue) {
     EXPECT_EQ(drop_cause_from_raw(NFS_CAUSE_RULE), DropCause::rule);
     EXPECT_EQ(drop_cause_from_raw(NFS_CAUSE_OTHER_CT), DropCause::other_ct);
     EXPECT_EQ(drop_cause_from_raw(NFS_CAUSE_UNKNOWN), DropCause::unknown);
+    EXPECT_EQ(drop_cause_from_raw(NFS_CAUSE_HELPER), DropCause::helper);
     EXPECT_EQ(drop_cause_from_raw(0), std::nullopt);
     EXPECT_EQ(drop_cause_from_raw(NFS_CAUSE_MAX), std::nullopt);
     EXPECT_EQ(drop_cause_from_raw(200), std::nullopt);
@@ -354,6 +355,7 @@ TEST(DropCause, Names) {
     EXPECT_STREQ(to_string(DropCause::rule), "rule");
     EXPECT_STREQ(to_string(DropCause::other_ct), "other_ct");
     EXPECT_STREQ(to_string(DropCause::unknown), "unknown");
+    EXPECT_STREQ(to_string(DropCause::helper), "helper");
 }
 
 // --- keys and first-drop records -------------------------------------------------------

@@ -3,7 +3,7 @@
 
 #include <gtest/gtest.h>
 
-using nfsleuth::module_instance;
+using namespace nfsleuth;
 
 namespace {
 
@@ -47,4 +47,43 @@ TEST(ModuleInstance, MalformedLinesAreSkipped) {
 TEST(ModuleInstance, HiddenAddressesStillShowPresence) {
     EXPECT_EQ(module_instance("nf_conntrack 188416 0 - Live 0x0000000000000000\n", "nf_conntrack"),
               "0x0000000000000000");
+}
+
+// --- the hook reports of hooks following a module ------------------------------------
+
+namespace {
+
+const std::vector<HookSpec> kFollowing = {
+    {"early_drop", "evictions", true,
+     {{Flavor::fentry, "early_drop", {"fexit_early_drop", "fentry_early_drop"}},
+      {Flavor::kprobe, "early_drop", {"kretprobe_early_drop", "kprobe_early_drop"}}}},
+    {"fentry_only", "a hook without a kprobe", false, {{Flavor::fentry, "f", {"fentry_f"}}}},
+};
+
+}  // namespace
+
+// Programs the kernel refused: every hook with a kprobe is given up at load,
+// optional (the source falls back on conntrack's counters), and says why.
+TEST(FollowingOutcomes, RefusedProgramsAreGivenUpAtLoad) {
+    auto out = following_outcomes(kFollowing, Flavor::kprobe, nullptr, "the kernel refused them");
+    ASSERT_EQ(out.size(), 1u);
+    EXPECT_EQ(out[0].hook, "early_drop");
+    EXPECT_EQ(out[0].purpose, "evictions");
+    EXPECT_FALSE(out[0].required);
+    ASSERT_TRUE(out[0].chosen);
+    EXPECT_EQ(out[0].chosen->flavor, Flavor::kprobe);
+    EXPECT_EQ(out[0].chosen->programs, (std::vector<std::string>{"kretprobe_early_drop", "kprobe_early_drop"}));
+    EXPECT_FALSE(out[0].traced);
+    EXPECT_EQ(out[0].failed_at, HookStage::load);
+    EXPECT_EQ(out[0].reason, "the kernel refused them");
+}
+
+// Waiting for the module to load is not a failure: not traced, not given up.
+TEST(FollowingOutcomes, WaitingForTheModuleIsNotGivingUp) {
+    ModuleHooks waiting("nfsleuth_no_such_module", {});
+    auto out = following_outcomes(kFollowing, Flavor::kprobe, &waiting, "unused");
+    ASSERT_EQ(out.size(), 1u);
+    EXPECT_FALSE(out[0].traced);
+    EXPECT_FALSE(out[0].failed_at);
+    EXPECT_TRUE(out[0].reason.empty());
 }
