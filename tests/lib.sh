@@ -122,6 +122,53 @@ set_conntrack_max() { # value
   sysctl -qw net.netfilter.nf_conntrack_max="$1"
 }
 
+require_conntrack() {
+  [[ -e /proc/sys/net/netfilter/nf_conntrack_max ]] || { echo "skip [$TEST_NAME]: no conntrack"; exit "$SKIP"; }
+}
+
+# Turns conntrack on in a namespace: a NAT rule that never matches (there is
+# no eth0) needs it. ipv6 too with a second argument.
+conntrack_on() { # ns [ipv6]
+  ip netns exec "$1" iptables -t nat -A POSTROUTING -o eth0 -j MASQUERADE
+  [[ -z ${2:-} ]] || ip netns exec "$1" ip6tables -t nat -A POSTROUTING -o eth0 -j MASQUERADE
+}
+
+# One established TCP connection in NS, held open for a minute: once the
+# table is lowered to one entry, it is the only one, and early_drop() never
+# evicts an assured entry, so every new flow after it is refused.
+hold_one_entry() { # ns
+  start_in_netns "$1" "$WORK/listen.out" "$TRAFFIC" tcp-listen --addr 127.0.0.1 --port 5000 --duration-ms 60000
+  until [[ -s $WORK/listen.out ]]; do sleep 0.05; done
+  start_in_netns "$1" "$WORK/seed.out" "$TRAFFIC" tcp-connect --dst 127.0.0.1 --port 5000 --count 1 --hold-ms 60000
+  until [[ -s $WORK/seed.out ]]; do sleep 0.05; done
+  assert_eq true "$(jqf "$WORK/seed.out" 'select(.proto=="tcp") | .ok')" "the seed connection is up"
+}
+
+# `drops` twice, JSON (output "drops", pid in JSON_TRACER) and text (output
+# "text", pid in TEXT_TRACER), on the backend the VM lab asks for.
+start_drop_tracers() {
+  start_nfsleuth drops drops --json --interval 0.5 --backend "${DROPS_BACKEND:-auto}"
+  JSON_TRACER=$NFSLEUTH_BG_PID
+  start_nfsleuth text drops --interval 0.5 --backend "${DROPS_BACKEND:-auto}"
+  TEXT_TRACER=$NFSLEUTH_BG_PID
+}
+
+# Stops them after one more interval (so the last counts are read live too);
+# the JSON output must parse.
+stop_drop_tracers() {
+  sleep 1
+  stop_nfsleuth "$JSON_TRACER" || fail "nfsleuth drops --json exited with $? on SIGINT"
+  stop_nfsleuth "$TEXT_TRACER" || fail "nfsleuth drops exited with $? on SIGINT"
+  jq -e . "$WORK/drops.out" >/dev/null || fail "a JSON line does not parse"
+}
+
+# A `drops --json` summary line that accounts for every drop it saw.
+assert_nothing_missed() { # summary
+  assert_eq '"drop_summary"' "$(jq -c .type <<<"$1")" "last line is the summary"
+  assert_eq 0 "$(jq -c .missed <<<"$1")" "nothing missed"
+  assert_eq "$(jq -c .seen <<<"$1")" "$(jq -c .reported <<<"$1")" "seen equals reported"
+}
+
 require_traffic() { [[ -x ${TRAFFIC:-} ]] || fail "nfsl-traffic binary not given as the second argument"; }
 
 # IDs of the loaded BPF programs and links, one "prog ID"/"link ID" per line.

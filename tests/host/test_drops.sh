@@ -7,7 +7,7 @@
 source "$(dirname "$0")/../lib.sh"
 require_root
 require_traffic
-[[ -e /proc/sys/net/netfilter/nf_conntrack_max ]] || { echo "skip [$TEST_NAME]: no conntrack"; exit "$SKIP"; }
+require_conntrack
 
 # A forced backend the kernel cannot give is refused, naming what is missing.
 run_nfsleuth doctor doctor --json
@@ -25,8 +25,7 @@ make_netns "$ns"
 nsx() { ip netns exec "$ns" "$@"; }
 # A NAT rule naming an interface the namespace lacks never matches, but it
 # turns conntrack on: the classic surprise in one line. Both families.
-nsx iptables -t nat -A POSTROUTING -o eth0 -j MASQUERADE
-nsx ip6tables -t nat -A POSTROUTING -o eth0 -j MASQUERADE
+conntrack_on "$ns" ipv6
 nsx iptables -A OUTPUT -p tcp --dport 6000 -j DROP
 
 start_in_netns "$ns" "$WORK/listen4.out" "$TRAFFIC" tcp-listen --addr 127.0.0.1 --port 5000 --duration-ms 60000
@@ -94,9 +93,7 @@ assert_eq '"ipv6"' "$(d '[.[] | select(.type=="ct_drop" and .flow.dport==5001) |
 
 # Accounting: what the kernel saw, nfsleuth reported.
 summary=$(tail -n1 "$J")
-assert_eq '"drop_summary"' "$(jq -c .type <<<"$summary")" "last line is the summary"
-assert_eq 0 "$(jq -c .missed <<<"$summary")" "nothing missed"
-assert_eq "$(jq -c .seen <<<"$summary")" "$(jq -c .reported <<<"$summary")" "seen equals reported"
+assert_nothing_missed "$summary"
 assert_eq "$kernel_full" "$(jq -c ".by_netns[] | select(.netns==$inode) | .kernel_drops" <<<"$summary")" \
   "summary shows the kernel's counter for the namespace"
 assert_eq "$N" "$(jq -c ".by_netns[] | select(.netns==$inode) | .ct_max" <<<"$summary")" "summary shows the limit"

@@ -8,7 +8,7 @@
 source "$(dirname "$0")/../lib.sh"
 require_root
 require_traffic
-[[ -e /proc/sys/net/netfilter/nf_conntrack_max ]] || { echo "skip [$TEST_NAME]: no conntrack"; exit "$SKIP"; }
+require_conntrack
 run_nfsleuth doctor doctor --json
 if [[ $(jq -r .drop_backend "$WORK/doctor.out") == tracepoint ]]; then
   echo "skip [$TEST_NAME]: neither fentry nor kprobe can attach here"
@@ -21,7 +21,7 @@ N=20
 ns="nfsl-early-$$"
 make_netns "$ns"
 nsx() { ip netns exec "$ns" "$@"; }
-nsx iptables -t nat -A POSTROUTING -o eth0 -j MASQUERADE
+conntrack_on "$ns"
 # early_drop() looks at 8 hash buckets only: with 16 buckets it always finds
 # a victim. Global, restored on exit.
 buckets=$(cat /sys/module/nf_conntrack/parameters/hashsize)

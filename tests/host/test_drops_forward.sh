@@ -8,7 +8,7 @@
 source "$(dirname "$0")/../lib.sh"
 require_root
 require_traffic
-[[ -e /proc/sys/net/netfilter/nf_conntrack_max ]] || { echo "skip [$TEST_NAME]: no conntrack"; exit "$SKIP"; }
+require_conntrack
 
 N=20
 c="nfsl-fc-$$" r="nfsl-fr-$$" s="nfsl-fs-$$"

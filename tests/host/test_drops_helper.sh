@@ -21,7 +21,7 @@
 source "$(dirname "$0")/../lib.sh"
 require_root
 require_traffic
-[[ -e /proc/sys/net/netfilter/nf_conntrack_max ]] || { echo "skip [$TEST_NAME]: no conntrack"; exit "$SKIP"; }
+require_conntrack
 
 ns="nfsl-helper-$$"
 make_netns "$ns"

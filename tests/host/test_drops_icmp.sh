@@ -9,7 +9,7 @@
 source "$(dirname "$0")/../lib.sh"
 require_root
 require_traffic
-[[ -e /proc/sys/net/netfilter/nf_conntrack_max ]] || { echo "skip [$TEST_NAME]: no conntrack"; exit "$SKIP"; }
+require_conntrack
 
 ns="nfsl-icmp-$$"
 make_netns "$ns"
@@ -17,27 +17,15 @@ nsx() { ip netns exec "$ns" "$@"; }
 # A second IPv6 address on lo gives the raw-socket ICMPv6 sender a flow of
 # its own: drops fold per flow, and a flow keeps the sender of its first drop.
 nsx ip addr add 2001:db8::1/128 dev lo nodad
-# Never matches (there is no eth0) but turns conntrack on, for both families.
-nsx iptables -t nat -A POSTROUTING -o eth0 -j MASQUERADE
-nsx ip6tables -t nat -A POSTROUTING -o eth0 -j MASQUERADE
+conntrack_on "$ns" ipv6
 # Ping sockets are refused to every group by default ("1 0"). The setting
 # belongs to this namespace and goes away with it.
 nsx sysctl -qw net.ipv4.ping_group_range="0 0"
 
-# One established TCP connection, held open, takes the only entry the table
-# will have: early_drop() never evicts an assured entry, so every echo after
-# it is refused.
-start_in_netns "$ns" "$WORK/listen.out" "$TRAFFIC" tcp-listen --addr 127.0.0.1 --port 5000 --duration-ms 60000
-until [[ -s $WORK/listen.out ]]; do sleep 0.05; done
-start_in_netns "$ns" "$WORK/seed.out" "$TRAFFIC" tcp-connect --dst 127.0.0.1 --port 5000 --count 1 --hold-ms 60000
-until [[ -s $WORK/seed.out ]]; do sleep 0.05; done
-assert_eq true "$(jqf "$WORK/seed.out" 'select(.proto=="tcp") | .ok')" "the seed connection is up"
+hold_one_entry "$ns"
 
 # The JSON stream is checked field by field, the text one for its flow text.
-start_nfsleuth drops drops --json --interval 0.5 --backend "${DROPS_BACKEND:-auto}"
-tracer=$NFSLEUTH_BG_PID
-start_nfsleuth text drops --interval 0.5 --backend "${DROPS_BACKEND:-auto}"
-text_tracer=$NFSLEUTH_BG_PID
+start_drop_tracers
 set_conntrack_max 1
 assert_eq 1 "$(nsx cat /proc/sys/net/netfilter/nf_conntrack_count)" "the table holds one entry"
 drop0=$(ct_stat_sum "$ns" drop)
@@ -59,15 +47,8 @@ for s in "${senders[@]}"; do
   total=$((total + count))
 done
 drop1=$(ct_stat_sum "$ns" drop)
-# nf_conntrack_max is global: another test running at the same time may have
-# restored it, which would let traffic in and spoil every count below.
-assert_eq 1 "$(sysctl -n net.netfilter.nf_conntrack_max)" "nf_conntrack_max still 1: nothing else changed it meanwhile"
-sleep 1 # one more interval, so the last counts are read live too
-
-stop_nfsleuth "$tracer" || fail "nfsleuth drops --json exited with $? on SIGINT"
-stop_nfsleuth "$text_tracer" || fail "nfsleuth drops exited with $? on SIGINT"
+stop_drop_tracers
 J="$WORK/drops.out"
-jq -e . "$J" >/dev/null || fail "a JSON line does not parse"
 inode=$(stat -L -c %i "/run/netns/$ns")
 d() { jq -s "$1" "$J"; }
 
@@ -97,9 +78,7 @@ for s in "${senders[@]}"; do
 done
 
 summary=$(tail -n1 "$J")
-assert_eq '"drop_summary"' "$(jq -c .type <<<"$summary")" "last line is the summary"
-assert_eq 0 "$(jq -c .missed <<<"$summary")" "nothing missed"
-assert_eq "$(jq -c .seen <<<"$summary")" "$(jq -c .reported <<<"$summary")" "seen equals reported"
+assert_nothing_missed "$summary"
 assert_eq "$total" "$(jq -c ".by_netns[] | select(.netns==$inode) | .kernel_drops" <<<"$summary")" \
   "summary shows the kernel's counter for the namespace"
 assert_eq "{\"destination\":\"2001:db8::1/icmpv6\",\"count\":4}" \

@@ -14,14 +14,12 @@
 source "$(dirname "$0")/../lib.sh"
 require_root
 require_traffic
-[[ -e /proc/sys/net/netfilter/nf_conntrack_max ]] || { echo "skip [$TEST_NAME]: no conntrack"; exit "$SKIP"; }
+require_conntrack
 
 ns="nfsl-sctp-$$"
 make_netns "$ns"
 nsx() { ip netns exec "$ns" "$@"; }
-# Never matches (there is no eth0) but turns conntrack on, for both families.
-nsx iptables -t nat -A POSTROUTING -o eth0 -j MASQUERADE
-nsx ip6tables -t nat -A POSTROUTING -o eth0 -j MASQUERADE
+conntrack_on "$ns" ipv6
 nsx test -e /proc/sys/net/netfilter/nf_conntrack_sctp_timeout_closed ||
   { echo "skip [$TEST_NAME]: this kernel's conntrack does not track SCTP (CONFIG_NF_CT_PROTO_SCTP unset)"; exit "$SKIP"; }
 
@@ -31,8 +29,7 @@ nsx test -e /proc/sys/net/netfilter/nf_conntrack_sctp_timeout_closed ||
 # evict once the table is full.
 chk="nfsl-sctpchk-$$"
 make_netns "$chk"
-ip netns exec "$chk" iptables -t nat -A POSTROUTING -o eth0 -j MASQUERADE
-ip netns exec "$chk" ip6tables -t nat -A POSTROUTING -o eth0 -j MASQUERADE
+conntrack_on "$chk" ipv6
 for dst in 127.0.0.1 ::1; do
   ip netns exec "$chk" "$TRAFFIC" sctp-connect --socket raw --dst "$dst" --port 2905 --count 1 >"$WORK/check.out"
   sport=$(jqf "$WORK/check.out" 'select(.proto=="sctp") | .sport')
@@ -41,19 +38,9 @@ for dst in 127.0.0.1 ::1; do
 done
 assert_eq 0 "$(ct_stat_sum "$chk" invalid)" "no raw INIT is invalid to conntrack"
 
-# One established TCP connection, held open, takes the only entry the table
-# will have: early_drop() never evicts an assured entry, so every INIT after
-# it is refused.
-start_in_netns "$ns" "$WORK/listen.out" "$TRAFFIC" tcp-listen --addr 127.0.0.1 --port 5000 --duration-ms 60000
-until [[ -s $WORK/listen.out ]]; do sleep 0.05; done
-start_in_netns "$ns" "$WORK/seed.out" "$TRAFFIC" tcp-connect --dst 127.0.0.1 --port 5000 --count 1 --hold-ms 60000
-until [[ -s $WORK/seed.out ]]; do sleep 0.05; done
-assert_eq true "$(jqf "$WORK/seed.out" 'select(.proto=="tcp") | .ok')" "the seed connection is up"
+hold_one_entry "$ns"
 
-start_nfsleuth drops drops --json --interval 0.5 --backend "${DROPS_BACKEND:-auto}"
-tracer=$NFSLEUTH_BG_PID
-start_nfsleuth text drops --interval 0.5 --backend "${DROPS_BACKEND:-auto}"
-text_tracer=$NFSLEUTH_BG_PID
+start_drop_tracers
 set_conntrack_max 1
 assert_eq 1 "$(nsx cat /proc/sys/net/netfilter/nf_conntrack_count)" "the table holds one entry"
 drop0=$(ct_stat_sum "$ns" drop)
@@ -74,15 +61,8 @@ else
 fi
 rounds=(raw4 raw6 auto4)
 drop1=$(ct_stat_sum "$ns" drop)
-# nf_conntrack_max is global: another test running at the same time may have
-# restored it, which would let traffic in and spoil every count below.
-assert_eq 1 "$(sysctl -n net.netfilter.nf_conntrack_max)" "nf_conntrack_max still 1: nothing else changed it meanwhile"
-sleep 1 # one more interval, so the last counts are read live too
-
-stop_nfsleuth "$tracer" || fail "nfsleuth drops --json exited with $? on SIGINT"
-stop_nfsleuth "$text_tracer" || fail "nfsleuth drops exited with $? on SIGINT"
+stop_drop_tracers
 J="$WORK/drops.out"
-jq -e . "$J" >/dev/null || fail "a JSON line does not parse"
 inode=$(stat -L -c %i "/run/netns/$ns")
 d() { jq -s "$1" "$J"; }
 
@@ -128,7 +108,6 @@ assert_contains "$WORK/text.out" \
   "text line of an IPv4 SCTP INIT"
 
 summary=$(tail -n1 "$J")
-assert_eq 0 "$(jq -c .missed <<<"$summary")" "nothing missed"
-assert_eq "$(jq -c .seen <<<"$summary")" "$(jq -c .reported <<<"$summary")" "seen equals reported"
+assert_nothing_missed "$summary"
 assert_eq "$total" "$(jq -c ".by_netns[] | select(.netns==$inode) | .kernel_drops" <<<"$summary")" \
   "summary shows the kernel's counter for the namespace"

@@ -7,14 +7,14 @@
 source "$(dirname "$0")/../lib.sh"
 require_root
 require_traffic
-[[ -e /proc/sys/net/netfilter/nf_conntrack_max ]] || { echo "skip [$TEST_NAME]: no conntrack"; exit "$SKIP"; }
+require_conntrack
 
 COUNT=200000
 FLOWS=1000
 ns="nfsl-storm-$$"
 make_netns "$ns"
 nsx() { ip netns exec "$ns" "$@"; }
-nsx iptables -t nat -A POSTROUTING -o eth0 -j MASQUERADE
+conntrack_on "$ns"
 
 start_in_netns "$ns" "$WORK/listen.out" "$TRAFFIC" tcp-listen --addr 127.0.0.1 --port 7000 --duration-ms 60000
 until [[ -s $WORK/listen.out ]]; do sleep 0.05; done

@@ -7,7 +7,7 @@
 # A journal gives the load history; bad input is a usage error.
 source "$(dirname "$0")/../lib.sh"
 require_root
-[[ -e /proc/sys/net/netfilter/nf_conntrack_max ]] || { echo "skip [$TEST_NAME]: no conntrack"; exit "$SKIP"; }
+require_conntrack
 [[ ! -e /proc/modules ]] || { echo "skip [$TEST_NAME]: this kernel has modules (the VM lab covers it)"; exit "$SKIP"; }
 
 nat_ns="nfsl-why-nat-$$"

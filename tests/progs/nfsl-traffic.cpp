@@ -571,9 +571,11 @@ struct Attempt {
     int error = kPending;  // 0: connected, else the errno it failed with
 };
 
-Attempt start_connect(const Endpoint& src, const Endpoint& dst) {
+// Binds a non-blocking socket to the source (so getsockname() gives the
+// exact port) and starts connecting it, without waiting.
+Attempt begin_attempt(Fd fd, const Endpoint& src, const Endpoint& dst) {
     Attempt a;
-    a.fd = open_socket(dst.family(), SOCK_STREAM | SOCK_NONBLOCK, 0);
+    a.fd = std::move(fd);
     bind_to(a.fd, src);
     a.src = Endpoint::local_of(a.fd);
     if (connect(a.fd.get(), dst.sa(), dst.len()) == 0)
@@ -581,6 +583,10 @@ Attempt start_connect(const Endpoint& src, const Endpoint& dst) {
     else if (errno != EINPROGRESS)
         a.error = errno;
     return a;
+}
+
+Attempt start_connect(const Endpoint& src, const Endpoint& dst) {
+    return begin_attempt(open_socket(dst.family(), SOCK_STREAM | SOCK_NONBLOCK, 0), src, dst);
 }
 
 // Waits until every pending attempt has an outcome or the deadline passes;
@@ -977,23 +983,16 @@ bool kernel_has_sctp(int family) {
     throw SystemError("SCTP socket() failed", errno);
 }
 
-// One SCTP association attempt on a kernel socket: INIT retransmission held
-// off, bound to the source address so getsockname() gives the exact port.
+// One SCTP association attempt on a kernel socket, INIT retransmission held
+// off.
 Attempt start_sctp_connect(const Endpoint& src, const Endpoint& dst) {
-    Attempt a;
-    a.fd = open_socket(dst.family(), SOCK_STREAM | SOCK_NONBLOCK, IPPROTO_SCTP);
+    Fd fd = open_socket(dst.family(), SOCK_STREAM | SOCK_NONBLOCK, IPPROTO_SCTP);
     sctp_rtoinfo rto{};
     rto.srto_initial = kSctpInitRtoMs;
     rto.srto_max = kSctpInitRtoMs;  // srto_min 0: unchanged
-    if (setsockopt(a.fd.get(), IPPROTO_SCTP, SCTP_RTOINFO, &rto, sizeof(rto)) != 0)
+    if (setsockopt(fd.get(), IPPROTO_SCTP, SCTP_RTOINFO, &rto, sizeof(rto)) != 0)
         throw SystemError("setsockopt(SCTP_RTOINFO) failed", errno);
-    bind_to(a.fd, src);
-    a.src = Endpoint::local_of(a.fd);
-    if (connect(a.fd.get(), dst.sa(), dst.len()) == 0)
-        a.error = 0;
-    else if (errno != EINPROGRESS)
-        a.error = errno;
-    return a;
+    return begin_attempt(std::move(fd), src, dst);
 }
 
 // An SCTP socket polls writable while its association is still being set up,
