@@ -8,8 +8,10 @@ set -euo pipefail
 packages=(
   # build
   build-essential cmake pkg-config clang llvm libbpf-dev bpftool
-  libcli11-dev nlohmann-json3-dev libgtest-dev libcpp-httplib-dev
+  libcli11-dev nlohmann-json3-dev libgtest-dev
   libnetfilter-conntrack-dev libmnl-dev
+  # the sanitizer and fuzz build (tests/sanitize): clang's runtimes
+  libclang-rt-dev
   # packaging: .deb through CPack (dpkg-shlibdeps), unit file checks
   dpkg-dev file systemd
   # runtime tests: namespaces, rules, JSON checks, privilege drops

@@ -1,12 +1,19 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include "cli.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
 #include <cctype>
+#include <cmath>
 #include <cstdint>
 #include <ostream>
+#include <sstream>
 
 #include "error.hpp"
+#include "unique_fd.hpp"
 #include "version.hpp"
 
 namespace nfsleuth {
@@ -25,24 +32,87 @@ const CLI::Validator positive_seconds(
     },
     "", "seconds");
 
+// A finite number from `min` to `max`: CLI::Range lets NaN through (every
+// comparison with it is false).
+CLI::Validator number_from(double min, double max) {
+    return CLI::Validator(
+        [min, max](const std::string& value) -> std::string {
+            try {
+                std::size_t used = 0;
+                double d = std::stod(value, &used);
+                if (used == value.size() && std::isfinite(d) && d >= min && d <= max) return {};
+            } catch (const std::exception&) {
+            }
+            std::ostringstream message;
+            message << "must be a number from " << min << " to " << max << ", not '" << value << "'";
+            return message.str();
+        },
+        "", "number");
+}
+
+// The kernel keeps 15 bytes of a command name (TASK_COMM_LEN 16 with its
+// NUL): a longer name can never match.
+constexpr std::size_t kMaxCommBytes = 15;
+const CLI::Validator command_name(
+    [](const std::string& value) -> std::string {
+        if (!value.empty() && value.size() <= kMaxCommBytes) return {};
+        return "must be a command name of 1 to " + std::to_string(kMaxCommBytes) +
+               " bytes, as the kernel keeps them, not " + std::to_string(value.size()) + " bytes";
+    },
+    "", "name");
+
+// libbpf reads anything it is given; a file that is not BTF would then be
+// blamed on the kernel. Raw BTF starts with 0xeB9F in the writer's byte order.
+const CLI::Validator btf_file(
+    [](const std::string& path) -> std::string {
+        // O_NONBLOCK: a FIFO must not hang the command line's parsing.
+        UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
+        struct stat st{};
+        unsigned char magic[2] = {};
+        if (!fd || ::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) ||
+            ::pread(fd.get(), magic, sizeof magic, 0) != static_cast<ssize_t>(sizeof magic) ||
+            !((magic[0] == 0x9f && magic[1] == 0xeb) || (magic[0] == 0xeb && magic[1] == 0x9f)))
+            return "not a BTF file (it does not start with the magic 0xeB9F): " + path;
+        return {};
+    },
+    "", "btf");
+
 void add_output_options(CLI::App& cmd, CommonOptions& o) {
     cmd.add_flag("--json", o.json, "One JSON object per line on stdout, nothing else on stdout");
     cmd.add_flag("-v,--verbose", o.verbose, "Also print libbpf's and nfsleuth's debug messages (stderr)");
     cmd.add_option("--btf", o.btf, "Kernel BTF file, for kernels without /sys/kernel/btf/vmlinux")
         ->check(CLI::ExistingFile.description(""))
+        ->check(btf_file)
         ->type_name("PATH");
 }
 
-void add_tracing_options(CLI::App& cmd, CommonOptions& o) {
+// `filters`: --pid and --comm select events; without, they are refused
+// with the reason (`watch` records every process).
+void add_tracing_options(CLI::App& cmd, CommonOptions& o, bool filters) {
     add_output_options(cmd, o);
     cmd.add_option("--duration", o.duration_s, "Stop after this many seconds (default: until Ctrl-C or SIGTERM)")
         ->check(positive_seconds)
         ->type_name("SECONDS");
-    cmd.add_option("--pid", o.pid, "Only events of this process (or triggered by it)")
-        ->check(CLI::Range(1u, 4194304u).description(""))
-        ->type_name("PID");
-    cmd.add_option("--comm", o.comm, "Only events of processes with this command name (or triggered by one)")
-        ->type_name("NAME");
+    if (filters) {
+        cmd.add_option("--pid", o.pid, "Only events of this process (or triggered by it)")
+            ->check(CLI::Range(1u, 4194304u).description(""))
+            ->type_name("PID");
+        cmd.add_option("--comm", o.comm, "Only events of processes with this command name (or triggered by one)")
+            ->check(command_name)
+            ->type_name("NAME");
+    } else {
+        for (std::string name : {"--pid", "--comm"}) {
+            cmd.add_option_function<std::string>(
+                   name,
+                   [name](const std::string&) {
+                       throw CLI::ValidationError(
+                           name, "not an option of watch: it records every process, since its journal and metrics "
+                                 "are the host's history (`why` reads it as such); use drops or modules " +
+                                     name + ", or filter the journal afterwards");
+                   })
+                ->group("");
+        }
+    }
     cmd.add_option("--backend", o.backend,
                    "Attach method: auto picks the best one the kernel offers; fentry, kprobe or tracepoint forces one "
                    "(exit 3 if the kernel lacks it)")
@@ -107,7 +177,7 @@ ParseOutcome parse_command_line(int argc, const char* const* argv, std::ostream&
     auto* modules = app.add_subcommand(
         "modules",
         "Trace kernel module autoloads and loads, attributed to the process that caused them");
-    add_tracing_options(*modules, inv.options);
+    add_tracing_options(*modules, inv.options, true);
     modules->footer(
         "Examples:\n"
         "  nfsleuth modules                      # live, one line per event, a tree per trigger at exit\n"
@@ -116,7 +186,7 @@ ParseOutcome parse_command_line(int argc, const char* const* argv, std::ostream&
 
     auto* drops = app.add_subcommand(
         "drops", "Trace every packet conntrack drops (table full, clash, invalid) or a rule drops, per flow");
-    add_tracing_options(*drops, inv.options);
+    add_tracing_options(*drops, inv.options, true);
     add_drop_options(*drops, inv.drops, "Seconds between aggregated count updates (default 1)");
     drops->add_flag("--top", inv.drops.top, "Also print the summary every interval");
     drops->footer(
@@ -130,13 +200,13 @@ ParseOutcome parse_command_line(int argc, const char* const* argv, std::ostream&
     auto* watch = app.add_subcommand(
         "watch",
         "The daemon: module loads, drops, conntrack activation and pressure together, with metrics and a journal");
-    add_tracing_options(*watch, inv.options);
+    add_tracing_options(*watch, inv.options, false);
     add_drop_options(*watch, inv.drops,
                      "Seconds between samples of drop counts, table fill and creators (default 1)");
     WatchOptions& w = inv.watch;
     watch->add_option("--threshold", w.threshold_percent,
                       "Emit ct_pressure when a namespace's table is this full, in percent (default 90)")
-        ->check(CLI::Range(1.0, 100.0).description(""))
+        ->check(number_from(1, 100))
         ->type_name("PERCENT");
     watch->add_option("--metrics", w.metrics,
                       "Serve Prometheus metrics at http://HOST:PORT/metrics (':PORT' listens on all IPv4 addresses)")

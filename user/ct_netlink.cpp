@@ -328,7 +328,9 @@ std::size_t CtEventSources::drain_all(const std::function<void(const CtCreation&
             throw Failure(ExitCode::failure, "epoll_wait failed: " + describe_errno(errno));
         }
         for (int i = 0; i < n; ++i) {
-            auto it = subs_.find(ready[i].data.u64);
+            // A copy: epoll_event is packed, its u64 misaligned for a reference.
+            const uint64_t inode = ready[i].data.u64;
+            auto it = subs_.find(inode);
             if (it != subs_.end()) created += it->second.drain(on_new);
         }
         if (n < static_cast<int>(ready.size())) break;  // a full batch may have left some behind

@@ -6,7 +6,6 @@
 
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <functional>
 #include <iostream>
 #include <map>
@@ -18,6 +17,7 @@
 #include "drop_source.hpp"
 #include "hooks.hpp"
 #include "journal_findings.hpp"
+#include "journal_input.hpp"
 #include "kallsyms.hpp"
 #include "json_line.hpp"
 #include "kernel_probe.hpp"
@@ -115,17 +115,19 @@ nlohmann::ordered_json hook_json(const HookSpec& spec, const HookPlan& plan, con
     return h;
 }
 
-// The counter_mismatch events of a daemon's journal, rotated files first.
+// The counter_mismatch events of a daemon's journal, rotated files first;
+// a rotated name that is not a readable regular file is passed over.
 MismatchHistory journal_mismatches(const std::string& journal) {
     MismatchHistory history;
     for (const auto& file : journal_files_oldest_first(journal)) {
-        std::error_code ec;
-        if (!std::filesystem::is_regular_file(file, ec))
-            throw Failure(ExitCode::failure, "the journal " + file + " is not a regular file",
-                          "give the file `nfsleuth watch --journal` writes");
-        std::ifstream in(file);
-        if (!in) throw Failure(ExitCode::failure, "cannot read the journal " + file, "run nfsleuth doctor as root");
-        read_mismatches(in, history);
+        try {
+            JournalInput in(file);
+            read_mismatches(in.stream(), history);
+        } catch (const std::runtime_error& e) {
+            if (file == journal)
+                throw Failure(ExitCode::failure, std::string("cannot read the journal: ") + e.what(),
+                              "give the file `nfsleuth watch --journal` writes, and run nfsleuth doctor as root");
+        }
     }
     return history;
 }

@@ -31,9 +31,11 @@ namespace nfsleuth {
 // lazily and cached (bounded).
 class ProcessEnricher {
 public:
-    std::optional<std::string> netns_name(uint32_t inode);
-    std::optional<std::string> cmdline(uint32_t pid);
-    std::optional<std::string> cgroup(uint64_t id) { return cgroups_.lookup(id); }
+    // Each is nullopt when it cannot be found out, and none throws: an event
+    // is delivered whatever its enrichment runs into.
+    std::optional<std::string> netns_name(uint32_t inode) noexcept;
+    std::optional<std::string> cmdline(uint32_t pid) noexcept;
+    std::optional<std::string> cgroup(uint64_t id) noexcept;
 
 private:
     std::unordered_map<uint32_t, std::string> netns_;

@@ -26,6 +26,9 @@ bool matches_filter(const CommonOptions& o, const DropRecord& r) {
 }  // namespace
 
 ExitCode run_drops(const CommonOptions& options, const DropOptions& drop_options) {
+    // Before anything slow: a signal during loading ends the run cleanly once
+    // the loop starts, and SIGHUP never kills.
+    SignalInbox signals;
     require_tracing_privileges();
     if (conntrack_state() == ModuleState::absent) {
         std::cerr << "nfsleuth: note: nf_conntrack is not loaded: conntrack cannot drop anything until it is; rule "
@@ -66,7 +69,7 @@ ExitCode run_drops(const CommonOptions& options, const DropOptions& drop_options
         }
     };
 
-    EventLoop loop(options.duration());
+    EventLoop loop(signals, options.duration());
     loop.watch(source.epoll_fd(), [&] {
         source.drain();
         std::cout.flush();

@@ -1,8 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
-#include <csignal>
-
 #include "event_loop.hpp"
 
+#include <pthread.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
@@ -35,19 +34,30 @@ int make_timer(std::chrono::milliseconds first, std::chrono::milliseconds period
 
 }  // namespace
 
-EventLoop::EventLoop(std::optional<std::chrono::milliseconds> duration) {
+SignalInbox::SignalInbox() {
+    sigset_t mask;
+    sigemptyset(&mask);
+    for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&mask, sig);
+    // Every thread started later inherits the mask, so these signals reach
+    // only the signalfd.
+    pthread_sigmask(SIG_BLOCK, &mask, nullptr);
+    fd_.reset(signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK));
+    if (!fd_) throw Failure(ExitCode::failure, "signalfd failed: " + describe_errno(-errno));
+}
+
+int SignalInbox::take() {
+    signalfd_siginfo si{};
+    if (::read(fd_.get(), &si, sizeof si) != sizeof si) return 0;
+    return static_cast<int>(si.ssi_signo);
+}
+
+EventLoop::EventLoop(SignalInbox& signals, std::optional<std::chrono::milliseconds> duration) : signals_(signals) {
     epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
     if (epoll_fd_ < 0) throw Failure(ExitCode::failure, "epoll_create1 failed: " + describe_errno(-errno));
-    sigemptyset(&mask_);
-    sigaddset(&mask_, SIGINT);
-    sigaddset(&mask_, SIGTERM);
-    sigprocmask(SIG_BLOCK, &mask_, &old_mask_);
-    signal_fd_ = signalfd(-1, &mask_, SFD_CLOEXEC | SFD_NONBLOCK);
-    if (signal_fd_ < 0) throw Failure(ExitCode::failure, "signalfd failed: " + describe_errno(-errno));
     epoll_event ev{};
     ev.events = EPOLLIN;
-    ev.data.fd = signal_fd_;
-    epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, signal_fd_, &ev);
+    ev.data.fd = signals_.fd();
+    epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, signals_.fd(), &ev);
     if (duration) {
         deadline_fd_ = make_timer(*duration, std::chrono::milliseconds(0));
         ev.data.fd = deadline_fd_;
@@ -60,9 +70,7 @@ EventLoop::~EventLoop() {
         if (s.owned) ::close(s.fd);
     }
     if (deadline_fd_ >= 0) ::close(deadline_fd_);
-    if (signal_fd_ >= 0) ::close(signal_fd_);
     if (epoll_fd_ >= 0) ::close(epoll_fd_);
-    sigprocmask(SIG_SETMASK, &old_mask_, nullptr);
 }
 
 void EventLoop::watch(int fd, std::function<void()> on_ready) {
@@ -85,13 +93,7 @@ void EventLoop::every(std::chrono::milliseconds period, std::function<void()> on
     sources_.back().owned = true;
 }
 
-void EventLoop::on_hangup(std::function<void()> on_hangup) {
-    on_hangup_ = std::move(on_hangup);
-    sigaddset(&mask_, SIGHUP);
-    sigprocmask(SIG_BLOCK, &mask_, nullptr);
-    if (signalfd(signal_fd_, &mask_, 0) < 0)
-        throw Failure(ExitCode::failure, "signalfd failed: " + describe_errno(-errno));
-}
+void EventLoop::on_hangup(std::function<void()> on_hangup) { on_hangup_ = std::move(on_hangup); }
 
 int EventLoop::run() {
     epoll_event events[16];
@@ -103,14 +105,13 @@ int EventLoop::run() {
         }
         for (int i = 0; i < n; ++i) {
             int fd = events[i].data.fd;
-            if (fd == signal_fd_) {
-                signalfd_siginfo si{};
-                if (::read(signal_fd_, &si, sizeof si) != sizeof si) continue;
-                if (si.ssi_signo == SIGHUP && on_hangup_) {
-                    on_hangup_();
+            if (fd == signals_.fd()) {
+                int sig = signals_.take();
+                if (sig == SIGHUP) {
+                    if (on_hangup_) on_hangup_();
                     continue;
                 }
-                return static_cast<int>(si.ssi_signo);
+                if (sig != 0) return sig;
             } else if (fd == deadline_fd_) {
                 return 0;
             } else {

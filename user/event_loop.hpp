@@ -1,18 +1,43 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #pragma once
+#include <signal.h>
+
 #include <chrono>
 #include <functional>
 #include <optional>
 #include <vector>
 
+#include "unique_fd.hpp"
+
 namespace nfsleuth {
 
+// SIGINT, SIGTERM and SIGHUP, blocked and received through a signalfd from
+// construction on. A tracing command takes it before anything slow (BTF,
+// loading, attaching), so that a signal arriving then is kept for its event
+// loop instead of killing the process with BPF objects half set up. The
+// signals stay blocked when it is gone: one arriving while the command
+// detaches and prints its summary must not kill it either.
+class SignalInbox {
+public:
+    SignalInbox();
+    SignalInbox(const SignalInbox&) = delete;
+    SignalInbox& operator=(const SignalInbox&) = delete;
+
+    int fd() const { return fd_.get(); }
+    // The next pending signal's number, 0 when none is pending.
+    int take();
+
+private:
+    UniqueFd fd_;
+};
+
 // Waits on file descriptors until SIGINT/SIGTERM or an optional deadline.
-// Signals are received through a signalfd, so no handler and no global flag
-// exist; the signal mask is restored when the loop is destroyed.
+// Signals come from a SignalInbox, so no handler and no global flag exist.
+// SIGHUP never ends the loop: it calls the hangup handler, if any.
 class EventLoop {
 public:
-    explicit EventLoop(std::optional<std::chrono::milliseconds> duration);
+    // The deadline (`duration` from now) counts from here.
+    EventLoop(SignalInbox& signals, std::optional<std::chrono::milliseconds> duration);
     ~EventLoop();
     EventLoop(const EventLoop&) = delete;
     EventLoop& operator=(const EventLoop&) = delete;
@@ -21,10 +46,11 @@ public:
     void watch(int fd, std::function<void()> on_ready);
     // Calls on_tick every period.
     void every(std::chrono::milliseconds period, std::function<void()> on_tick);
-    // Calls on_hangup at each SIGHUP instead of letting SIGHUP end the loop
-    // or the process (daemons reopen their files on it).
+    // Calls on_hangup at each SIGHUP (daemons reopen their files on it);
+    // without one SIGHUP is ignored.
     void on_hangup(std::function<void()> on_hangup);
-    // Runs until SIGINT/SIGTERM or the deadline; returns the signal number or 0.
+    // Runs until SIGINT/SIGTERM (also one that arrived before it started)
+    // or the deadline; returns the signal number or 0.
     int run();
 
 private:
@@ -33,13 +59,11 @@ private:
         std::function<void()> on_ready;
         bool owned;
     };
+    SignalInbox& signals_;
     int epoll_fd_ = -1;
-    int signal_fd_ = -1;
     int deadline_fd_ = -1;
     std::vector<Source> sources_;
     std::function<void()> on_hangup_;
-    sigset_t mask_{};
-    sigset_t old_mask_{};
 };
 
 }  // namespace nfsleuth

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <stdexcept>
@@ -52,6 +53,23 @@ void sync_directory(const std::string& dir) {
 
 bool same_file(const struct stat& a, const struct stat& b) { return a.st_dev == b.st_dev && a.st_ino == b.st_ino; }
 
+std::string octal_mode(mode_t mode) {
+    char buf[8];
+    std::snprintf(buf, sizeof buf, "%04o", static_cast<unsigned>(mode & 07777));
+    return buf;
+}
+
+// Why the open file `what` must not be written, or "" if it may: it has to
+// be a regular file with no other name, since a hard link elsewhere would
+// be cut and overwritten with it.
+std::string not_a_private_file(int fd, const std::string& what) {
+    struct stat st{};
+    if (::fstat(fd, &st) != 0) return "cannot inspect " + what + ": " + describe_errno(errno);
+    if (!S_ISREG(st.st_mode)) return what + " is not a regular file";
+    if (st.st_nlink > 1) return what + " has other names (hard links), so writing it would change other files";
+    return {};
+}
+
 }  // namespace
 
 Journal::Fd& Journal::Fd::operator=(Fd&& other) noexcept {
@@ -85,7 +103,19 @@ Journal::Journal(JournalOptions options) : options_(std::move(options)) {
     }
     if (!S_ISDIR(st.st_mode))
         throw Failure(ExitCode::failure, dir + " is not a directory, so it cannot hold the journal", remedy);
-    if (::stat(path.c_str(), &st) == 0) {
+    // Whoever may write the directory may put links where the journal, its
+    // lock and its rotated names go; the sticky bit lets them replace only
+    // their own entries.
+    if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX))
+        throw Failure(ExitCode::failure,
+                      "the directory " + dir + " for the journal is writable by other users (mode " +
+                          octal_mode(st.st_mode) + "), who could replace the journal with a link to another file",
+                      "remove their write permission (chmod go-w " + dir + ") or set the sticky bit, or " + remedy);
+    if (::lstat(path.c_str(), &st) == 0) {
+        if (S_ISLNK(st.st_mode))
+            throw Failure(ExitCode::failure, "the journal path " + path + " is a symbolic link",
+                          "nfsleuth writes only the file named, never a link's target: give the real path, or " +
+                              remedy);
         if (S_ISDIR(st.st_mode))
             throw Failure(ExitCode::failure, "the journal path " + path + " is a directory",
                           "give a file name, e.g. " + path + "/nfsleuth.jsonl");
@@ -120,10 +150,15 @@ Journal::~Journal() {
 
 void Journal::take_lock() {
     const std::string lock_path = options_.path + ".lock";
-    int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, kFileMode);
+    // O_NOFOLLOW: a link planted at the lock's name would have us write
+    // our pid into its target.
+    int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, kFileMode);
+    const std::string remedy = "choose another --journal path";
+    if (fd < 0 && errno == ELOOP)
+        throw Failure(ExitCode::failure, "the journal's lock file " + lock_path + " is a symbolic link",
+                      "remove it (nfsleuth creates the lock file itself), or " + remedy);
     if (fd < 0) {
         int err = errno;
-        const std::string remedy = "choose another --journal path";
         throw Failure(ExitCode::failure,
                       "cannot create the journal's lock file " + lock_path + ": " + describe_errno(err),
                       err == EACCES || err == EROFS || err == EPERM
@@ -131,6 +166,8 @@ void Journal::take_lock() {
                           : remedy);
     }
     lock_ = Fd(fd);
+    if (std::string error = not_a_private_file(fd, "the journal's lock file " + lock_path); !error.empty())
+        throw Failure(ExitCode::failure, error, "remove it (nfsleuth creates the lock file itself), or " + remedy);
     if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
         int err = errno;
         if (err == EWOULDBLOCK)
@@ -151,21 +188,16 @@ Journal::Fd Journal::open_journal(std::string& error) const {
     const std::string& path = options_.path;
     // O_RDWR rather than O_WRONLY: repair_tail() reads the end of this very
     // file, whatever name it has by then.
-    Fd fd(::open(path.c_str(), O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, kFileMode));
+    // O_NOFOLLOW: a link put at the path, also between a rotation's rename
+    // and this open, must not make us cut and append to its target.
+    Fd fd(::open(path.c_str(), O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, kFileMode));
     if (!fd) {
-        error = "cannot open the journal " + path + ": " + describe_errno(errno);
+        error = errno == ELOOP ? "the journal path " + path + " is a symbolic link"
+                               : "cannot open the journal " + path + ": " + describe_errno(errno);
         return fd;
     }
-    struct stat st{};
-    if (::fstat(fd.get(), &st) != 0) {
-        error = "cannot inspect the journal " + path + ": " + describe_errno(errno);
-        return Fd();
-    }
-    if (!S_ISREG(st.st_mode)) {
-        error = "the journal path " + path + " is not a regular file";
-        return Fd();
-    }
-    return fd;
+    error = not_a_private_file(fd.get(), "the journal " + path);
+    return error.empty() ? std::move(fd) : Fd();
 }
 
 bool Journal::repair_tail(int fd) {
@@ -327,7 +359,7 @@ bool Journal::rotate() {
     // Only rename path if it still is our file: after logrotate moved it
     // away (and before SIGHUP), path is absent or someone else's new file.
     struct stat ours{}, named{};
-    bool still_ours = ::fstat(fd_.get(), &ours) == 0 && ::stat(path.c_str(), &named) == 0 && same_file(ours, named);
+    bool still_ours = ::fstat(fd_.get(), &ours) == 0 && ::lstat(path.c_str(), &named) == 0 && same_file(ours, named);
     if (still_ours) {
         for (unsigned i = options_.keep - 1; i >= 1; --i) {
             std::string from = path + "." + std::to_string(i);

@@ -34,8 +34,11 @@ struct JournalStats {
 class Journal {
 public:
     // Takes the lock file path + ".lock", opens (creating, mode 0640) the
-    // journal and cuts a torn tail. Throws Failure for an unusable path or a
-    // journal in use by another process; never creates directories.
+    // journal and cuts a torn tail. Throws Failure for an unusable path, a
+    // directory other users may write (without the sticky bit), a journal or
+    // lock that is a symbolic link or has other hard links, or a journal in
+    // use by another process; never creates directories. Links are never
+    // followed, at rotation and reopen either.
     explicit Journal(JournalOptions options);
     // Flushes, fsyncs and closes; never throws.
     ~Journal();

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <string_view>
 
+#include "journal_input.hpp"
 #include "text.hpp"
 
 namespace nfsleuth {
@@ -12,29 +13,6 @@ namespace {
 
 // Rotated journals looked for: FILE.1 .. FILE.N (watch keeps 5 by default).
 constexpr int kMaxRotatedJournals = 20;
-// No event nfsleuth writes comes near this; a longer line is not one of its.
-constexpr std::size_t kMaxLine = 1 << 20;
-
-enum class LineRead { ok, too_long, end };
-
-// One line without its newline, at most `limit` bytes kept: memory stays
-// bounded whatever the file holds.
-LineRead read_bounded_line(std::istream& in, std::string& line, std::size_t limit) {
-    line.clear();
-    std::streambuf* buf = in.rdbuf();
-    bool any = false;
-    bool too_long = false;
-    for (int c = buf->sbumpc(); c != std::char_traits<char>::eof(); c = buf->sbumpc()) {
-        any = true;
-        if (c == '\n') break;
-        if (line.size() < limit)
-            line.push_back(static_cast<char>(c));
-        else
-            too_long = true;
-    }
-    if (!any) return LineRead::end;
-    return too_long ? LineRead::too_long : LineRead::ok;
-}
 
 // The fields of a counter_mismatch event, as scalars only: nothing nested
 // from the file is copied.
@@ -61,7 +39,7 @@ std::vector<std::string> journal_files_oldest_first(const std::string& path) {
     for (int n = kMaxRotatedJournals; n >= 1; --n) {
         std::string rotated = path + "." + std::to_string(n);
         std::error_code ec;
-        if (std::filesystem::is_regular_file(rotated, ec)) files.push_back(rotated);
+        if (std::filesystem::exists(std::filesystem::symlink_status(rotated, ec))) files.push_back(rotated);
     }
     files.push_back(path);
     return files;
@@ -70,12 +48,16 @@ std::vector<std::string> journal_files_oldest_first(const std::string& path) {
 void read_mismatches(std::istream& journal, MismatchHistory& history) {
     static constexpr std::string_view kMarker = "\"counter_mismatch\"";
     std::string line;
-    for (LineRead r; (r = read_bounded_line(journal, line, kMaxLine)) != LineRead::end;) {
+    for (LineRead r; (r = read_bounded_line(journal, line, kMaxJournalLine)) != LineRead::end;) {
         if (r == LineRead::too_long) {
             ++history.skipped_lines;
             continue;
         }
         if (line.find(kMarker) == std::string::npos) continue;
+        if (json_nesting_exceeds(line, kMaxJournalDepth)) {
+            ++history.skipped_lines;
+            continue;
+        }
         auto ev = nlohmann::ordered_json::parse(line, nullptr, false);
         if (ev.is_discarded() || !ev.is_object()) {
             ++history.skipped_lines;

@@ -17,8 +17,8 @@ namespace nfsleuth {
 inline constexpr const char* kPackagedJournal = "/var/log/nfsleuth/events.jsonl";
 
 // A journal's files in the order they were written: the rotated FILE.N ..
-// FILE.1 that exist as regular files, then FILE itself (listed whatever it
-// is, for the caller to open or refuse).
+// FILE.1 that exist, then FILE itself; each listed whatever it is, for the
+// caller to open (JournalInput) or refuse.
 std::vector<std::string> journal_files_oldest_first(const std::string& path);
 
 struct MismatchHistory {

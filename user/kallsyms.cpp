@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <charconv>
 #include <cstdio>
 #include <functional>
 #include <optional>
@@ -14,19 +15,22 @@
 
 namespace nfsleuth {
 
-std::optional<KernelSymbols::Symbol> KernelSymbols::text_symbol(std::string_view line) {
+std::optional<KernelSymbols::Line> KernelSymbols::parse_line(std::string_view line) {
     std::istringstream fields{std::string(line)};
-    std::string addr_hex, type, name;
-    if (!(fields >> addr_hex >> type >> name)) return std::nullopt;
-    if (type != "t" && type != "T") return std::nullopt;
-    uint64_t addr = 0;
-    try {
-        addr = std::stoull(addr_hex, nullptr, 16);
-    } catch (const std::exception&) {
-        return std::nullopt;
-    }
-    if (addr == 0) return std::nullopt;  // hidden by kptr_restrict
-    return Symbol{addr, std::move(name)};
+    std::string addr_hex;
+    Line l{0, {}, {}};
+    if (!(fields >> addr_hex >> l.type >> l.name)) return std::nullopt;
+    const char* end = addr_hex.data() + addr_hex.size();
+    auto [used_to, error] = std::from_chars(addr_hex.data(), end, l.addr, 16);
+    if (error != std::errc() || used_to != end) return std::nullopt;
+    return l;
+}
+
+std::optional<KernelSymbols::Symbol> KernelSymbols::text_symbol(std::string_view line) {
+    auto l = parse_line(line);
+    if (!l || (l->type != "t" && l->type != "T")) return std::nullopt;
+    if (l->addr == 0) return std::nullopt;  // hidden by kptr_restrict
+    return Symbol{l->addr, std::move(l->name)};
 }
 
 void KernelSymbols::sort() {

@@ -20,6 +20,14 @@ public:
         uint64_t addr;
         std::string name;
     };
+    // One kallsyms line, "ADDRESS TYPE NAME [MODULE]", whatever the type;
+    // nullopt when malformed. A hidden address reads 0.
+    struct Line {
+        uint64_t addr;
+        std::string type;
+        std::string name;
+    };
+    static std::optional<Line> parse_line(std::string_view line);
     // One kallsyms line as a text symbol; nullopt for data symbols, hidden
     // addresses and malformed lines.
     static std::optional<Symbol> text_symbol(std::string_view line);

@@ -1,5 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0-only
 // The HTTP endpoint Prometheus scrapes: GET /metrics renders a registry.
+//
+// The daemon runs as root and any local process can connect, so no client
+// may starve scrapes, delay shutdown or grow memory. The server is a single
+// thread polling non-blocking sockets (a slow client holds no thread): at
+// most 32 connections, the oldest one not being answered making room for a
+// new one; 3 s of silence or 5 s for a whole request head end a connection,
+// as do 5 s to take a response; heads are bounded (8 KiB, 64 headers, see
+// metrics_http.hpp), bodies are never read, Range is ignored. Shutdown
+// does not wait for any client.
 #pragma once
 #include <memory>
 #include <string>
@@ -30,9 +39,9 @@ public:
     MetricsServer(const MetricsServer&) = delete;
     MetricsServer& operator=(const MetricsServer&) = delete;
 
-    // Serves on a thread of its own until destroyed. Separate from binding
-    // because a thread keeps the capabilities it was created with: start it
-    // after dropping them.
+    // Serves on a thread of its own until destroyed (which closes every
+    // connection at once). Separate from binding because a thread keeps the
+    // capabilities it was created with: start it after dropping them.
     void start();
 
     // The bound port (the one picked when port 0 was asked for).
@@ -41,8 +50,6 @@ public:
     std::string address() const;
 
 private:
-    // Keeps httplib.h, and the defines it must be compiled with, out of
-    // every file that includes this one.
     struct Impl;
     std::unique_ptr<Impl> impl_;
 };

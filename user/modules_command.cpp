@@ -24,6 +24,9 @@ bool matches_filter(const CommonOptions& o, const ModuleRecord& r) {
 }  // namespace
 
 ExitCode run_modules(const CommonOptions& options) {
+    // Before anything slow: a signal during loading ends the run cleanly once
+    // the loop starts, and SIGHUP never kills.
+    SignalInbox signals;
     require_module_support();
     require_tracing_privileges();
     if (auto forced = parse_backend(options.backend); forced && *forced != Backend::tracepoint) {
@@ -41,7 +44,7 @@ ExitCode run_modules(const CommonOptions& options) {
         std::cout << (options.json ? json_line(to_json(r)) : to_human_line(r)) << std::endl;
     });
 
-    EventLoop loop(options.duration());
+    EventLoop loop(signals, options.duration());
     loop.watch(source.epoll_fd(), [&] { source.drain(); });
 
     std::cerr << source.hooks().banner("module events", source.hooks().backend(), options.duration_s.has_value())

@@ -60,15 +60,19 @@ std::vector<NetnsInfo> list_network_namespaces() {
     };
     add("/proc/1/ns/net", "init");
     add("/proc/self/ns/net", "self");
+    // Explicit increment(ec): a range-for's ++ throws when an entry goes
+    // away under it, which processes do all the time.
     std::error_code ec;
     std::vector<fs::path> named;
-    for (const auto& e : fs::directory_iterator("/run/netns", ec)) named.push_back(e.path());
+    for (fs::directory_iterator it("/run/netns", ec), end; !ec && it != end; it.increment(ec))
+        named.push_back(it->path());
     std::sort(named.begin(), named.end());
     for (const auto& p : named) add(p.string(), p.filename().string());
     std::vector<long> pids;
-    for (const auto& e : fs::directory_iterator("/proc", ec)) {
-        const auto name = e.path().filename().string();
-        if (!name.empty() && std::all_of(name.begin(), name.end(), ::isdigit)) pids.push_back(std::stol(name));
+    for (fs::directory_iterator it("/proc", ec), end; !ec && it != end; it.increment(ec)) {
+        const auto name = it->path().filename().string();
+        if (!name.empty() && name.size() < 10 && std::all_of(name.begin(), name.end(), ::isdigit))
+            pids.push_back(std::stol(name));
     }
     std::sort(pids.begin(), pids.end());
     for (long pid : pids) {

@@ -6,9 +6,11 @@
 #include <cstring>
 #include <fstream>
 #include <map>
-#include <sstream>
+#include <set>
 #include <string>
 #include <string_view>
+
+#include "kallsyms.hpp"
 
 namespace nfsleuth {
 
@@ -57,20 +59,11 @@ std::optional<PerCpuLayout> find_percpu_layout(const btf* b) {
 
 std::optional<PerCpuLayout> percpu_layout_from_kallsyms(std::istream& kallsyms, const btf* kernel_btf) {
     std::map<std::string, uint64_t> found;
+    static const std::set<std::string> wanted = {"__per_cpu_start", "runqueues", "this_cpu_off", "__preempt_count",
+                                                 "pcpu_hot"};
     for (std::string line; std::getline(kallsyms, line);) {
-        std::istringstream fields(line);
-        std::string addr, type, name;
-        if (!(fields >> addr >> type >> name)) continue;
-        if (name != "__per_cpu_start" && name != "runqueues" && name != "this_cpu_off" && name != "__preempt_count" &&
-            name != "pcpu_hot")
-            continue;
-        uint64_t value = 0;
-        try {
-            value = std::stoull(addr, nullptr, 16);
-        } catch (const std::exception&) {
-            continue;
-        }
-        found.emplace(name, value);
+        auto l = KernelSymbols::parse_line(line);
+        if (l && wanted.count(l->name)) found.emplace(l->name, l->addr);
     }
     // The area's symbols count from __per_cpu_start (0 on x86-64).
     uint64_t base = found.count("__per_cpu_start") ? found["__per_cpu_start"] : 0;

@@ -113,6 +113,9 @@ private:
 }  // namespace
 
 ExitCode run_watch(const CommonOptions& options, const DropOptions& drop_options, const WatchOptions& w) {
+    // Before anything slow: a signal during loading ends the run cleanly once
+    // the loop starts, and SIGHUP never kills.
+    SignalInbox signals;
     require_tracing_privileges();
     // Files and the listening socket first: a bad path, a journal in use or
     // a busy port fails before anything is loaded into the kernel.
@@ -345,7 +348,7 @@ ExitCode run_watch(const CommonOptions& options, const DropOptions& drop_options
             std::cerr << "nfsleuth: warning: journal: " << journal->last_error() << "\n";
     };
 
-    EventLoop loop(options.duration());
+    EventLoop loop(signals, options.duration());
     if (modules) loop.watch(modules->epoll_fd(), [&] {
         modules->drain();
         flush();

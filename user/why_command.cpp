@@ -4,10 +4,11 @@
 #include <unistd.h>
 
 #include <filesystem>
-#include <fstream>
 #include <iostream>
+#include <stdexcept>
 
 #include "journal_findings.hpp"
+#include "journal_input.hpp"
 #include "json_line.hpp"
 #include "kernel_probe.hpp"
 #include "namespace_rules.hpp"
@@ -27,15 +28,21 @@ ExitCode run_why(const CommonOptions& options, const WhyOptions& why) {
     std::optional<std::string> journal = why.journal;
     if (!journal && std::filesystem::exists(kPackagedJournal)) journal = kPackagedJournal;
     if (journal) {
-        if (!std::ifstream(*journal)) throw Failure(ExitCode::failure, "cannot read the journal " + *journal, "give the file `nfsleuth watch --journal` writes");
         facts.journal = *journal;
         // Rotated files first, oldest first: the load may be long ago.
-        const auto modules = tree_modules(facts.tree);
+        ModuleHistoryReader reader(tree_modules(facts.tree));
         for (const auto& file : journal_files_oldest_first(*journal)) {
-            std::ifstream in(file);
-            if (!in) continue;
-            for (auto& h : module_history(in, modules)) facts.history.push_back(std::move(h));
+            try {
+                JournalInput in(file);
+                reader.read(in.stream());
+            } catch (const std::runtime_error& e) {
+                if (file == *journal)
+                    throw Failure(ExitCode::failure, std::string("cannot read the journal: ") + e.what(),
+                                  "give the file `nfsleuth watch --journal` writes");
+                reader.skip_file(e.what());
+            }
         }
+        facts.history = reader.history();
     }
 
     auto namespaces = list_network_namespaces();

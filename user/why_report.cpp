@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include "why_report.hpp"
 
+#include <algorithm>
+#include <initializer_list>
+
+#include "journal_input.hpp"
 #include "text.hpp"
 
 namespace nfsleuth {
@@ -113,62 +117,184 @@ std::string summary(const WhyFacts& f) {
     return s;
 }
 
-// " (parent[pid] <- grandparent[pid] ...)" of a journal record, or "".
-std::string parents_text(const ojson& h) {
-    if (!h.contains("ancestors") || !h["ancestors"].is_array() || h["ancestors"].empty()) return {};
-    std::string parents;
-    for (const auto& a : h["ancestors"]) {
-        if (!a.is_object()) continue;
-        parents += (parents.empty() ? "" : " <- ") + escape_for_terminal(a.value("comm", "")) + "[" +
-                   std::to_string(a.value("pid", 0)) + "]";
+// Bounds on what one journal record contributes to the report.
+constexpr std::size_t kMaxFieldBytes = 4096;  // nfsleuth's own strings are far shorter
+constexpr std::size_t kMaxListed = 16;        // ancestors, rules
+constexpr uint64_t kMaxPid = 4194304;         // PID_MAX_LIMIT
+
+// `s` cut to at most `limit` bytes without splitting a UTF-8 sequence.
+std::string cut_utf8(const std::string& s, std::size_t limit) {
+    if (s.size() <= limit) return s;
+    std::size_t n = limit;
+    while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
+    return s.substr(0, n);
+}
+
+// The fields of `from` named in `strings` and `integers` (with their
+// maxima) copied to `to` when of the right type and in range; the rest are
+// left out. Only scalars are copied, never nested values.
+void copy_valid(const ojson& from, ojson& to, std::initializer_list<const char*> strings,
+                std::initializer_list<std::pair<const char*, uint64_t>> integers) {
+    for (const char* k : strings) {
+        auto it = from.find(k);
+        if (it != from.end() && it->is_string()) to[k] = cut_utf8(it->get_ref<const std::string&>(), kMaxFieldBytes);
     }
+    for (const auto& [k, max] : integers) {
+        auto it = from.find(k);
+        if (it == from.end()) continue;
+        if (it->is_number_unsigned() && it->get<uint64_t>() <= max) to[k] = it->get<uint64_t>();
+        if (it->is_number_integer() && !it->is_number_unsigned() && it->get<int64_t>() >= 0 &&
+            static_cast<uint64_t>(it->get<int64_t>()) <= max)
+            to[k] = it->get<int64_t>();
+    }
+}
+
+// The first kMaxListed objects of the array `key`, each reduced to its
+// valid `strings` and pid; left out when there is no such array.
+void copy_list(const ojson& from, ojson& to, const char* key, std::initializer_list<const char*> strings) {
+    auto it = from.find(key);
+    if (it == from.end() || !it->is_array()) return;
+    ojson list = ojson::array();
+    for (const auto& item : *it) {
+        if (list.size() == kMaxListed) break;
+        if (!item.is_object()) continue;
+        ojson kept = ojson::object();
+        copy_valid(item, kept, strings, {{"pid", kMaxPid}});
+        list.push_back(std::move(kept));
+    }
+    to[key] = std::move(list);
+}
+
+// A history event as the report keeps it, from a journal record.
+ojson history_event(const ojson& ev, bool activation) {
+    ojson h = ojson::object();
+    if (activation) {
+        copy_valid(ev, h, {"ts", "type", "netns_name", "family", "comm", "cmdline", "confidence"},
+                   {{"netns", UINT32_MAX}, {"pid", kMaxPid}});
+        copy_list(ev, h, "ancestors", {"comm"});
+        copy_list(ev, h, "rules", {"source", "table", "chain", "rule", "needs"});
+    } else {
+        copy_valid(ev, h, {"ts", "type", "module", "comm", "cmdline"}, {{"pid", kMaxPid}});
+        copy_list(ev, h, "ancestors", {"comm"});
+        auto trigger = ev.find("trigger");
+        if (trigger != ev.end() && trigger->is_object()) {
+            h["trigger"] = ojson::object();
+            copy_valid(*trigger, h["trigger"], {"comm", "cmdline"}, {{"pid", kMaxPid}});
+        }
+    }
+    return h;
+}
+
+// A validated field as text for a terminal; `absent` when missing.
+std::string field(const ojson& h, const char* key, const char* absent = "") {
+    auto it = h.find(key);
+    if (it == h.end()) return absent;
+    return it->is_string() ? escape_for_terminal(it->get_ref<const std::string&>()) : it->dump();
+}
+
+// "comm[pid]", "?" for what the record did not hold.
+std::string task_text(const ojson& p) { return field(p, "comm", "?") + "[" + field(p, "pid", "?") + "]"; }
+
+// "comm[pid] "cmdline"" of a record or its trigger.
+std::string who_text(const ojson& p) { return task_text(p) + " \"" + field(p, "cmdline") + "\""; }
+
+// " (parent[pid] <- grandparent[pid] ...)" of a history event, or "".
+std::string parents_text(const ojson& h) {
+    auto it = h.find("ancestors");
+    if (it == h.end() || it->empty()) return {};
+    std::string parents;
+    for (const auto& a : *it) parents += (parents.empty() ? "" : " <- ") + task_text(a);
     return " (" + parents + ")";
 }
 
 // "  TS ct_activate ipv4 in netns NAME by comm[pid] "cmd" (parents) for
-// TABLE CHAIN: RULE", from a journal's ct_activate record.
-template <class Who>
-std::string activation_line(const ojson& h, const Who& who) {
-    auto e = [](const std::string& s) { return escape_for_terminal(s); };
-    auto text = [&](const char* key) { return h.contains(key) && h[key].is_string() ? e(h[key].get<std::string>()) : std::string(); };
-    std::string netns = text("netns_name");
-    if (netns.empty() && h.contains("netns") && h["netns"].is_number()) netns = std::to_string(h["netns"].get<uint64_t>());
-    std::string line = "  " + text("ts") + " ct_activate " + text("family") + " in netns " + netns + " by " + who(h) +
-                       parents_text(h);
-    if (h.contains("rules") && h["rules"].is_array() && !h["rules"].empty() && h["rules"][0].is_object()) {
-        const ojson& r = h["rules"][0];
-        line += " for " + e(r.value("table", "")) + " " + e(r.value("chain", "")) + ": " + e(r.value("rule", ""));
+// TABLE CHAIN: RULE", from a ct_activate history event.
+std::string activation_line(const ojson& h) {
+    std::string netns = field(h, "netns_name");
+    if (netns.empty()) netns = field(h, "netns", "?");
+    std::string line = "  " + field(h, "ts") + " ct_activate " + field(h, "family") + " in netns " + netns + " by " +
+                       who_text(h) + parents_text(h);
+    auto rules = h.find("rules");
+    if (rules != h.end() && !rules->empty()) {
+        const ojson& r = rules->front();
+        line += " for " + field(r, "table") + " " + field(r, "chain") + ": " + field(r, "rule");
     }
     return line;
 }
 
+// "  TS module_load MODULE by comm[pid] "cmd" for trigger[pid] "cmd"" (or
+// the parents when no trigger is known), from a module history event.
+std::string module_event_line(const ojson& h) {
+    std::string line = "  " + field(h, "ts") + " " + field(h, "type") + " " + field(h, "module") + " by " + who_text(h);
+    auto trigger = h.find("trigger");
+    return trigger != h.end() ? line + " for " + who_text(*trigger) : line + parents_text(h);
+}
+
 }  // namespace
 
-std::vector<ojson> module_history(std::istream& journal, const std::set<std::string>& modules) {
-    std::vector<ojson> out;
+ModuleHistoryReader::ModuleHistoryReader(std::set<std::string> modules, std::size_t kept_per_type)
+    : modules_(std::move(modules)), kept_per_type_(kept_per_type) {}
+
+void ModuleHistoryReader::read(std::istream& journal) {
     std::string line;
-    while (std::getline(journal, line)) {
-        ojson ev = ojson::parse(line, nullptr, false);
-        if (ev.is_discarded() || !ev.is_object()) continue;
-        const std::string type = ev.value("type", "");
-        ojson h;
-        if (type == "ct_activate") {
-            // Conntrack's own history: where and by whom it was switched on.
-            if (!modules.count("nf_conntrack")) continue;
-            for (const char* k : {"ts", "type", "netns", "netns_name", "family", "pid", "comm", "cmdline", "ancestors",
-                                  "rules", "confidence"})
-                if (ev.contains(k)) h[k] = ev[k];
-        } else if (type == "module_request" || type == "module_load" || type == "module_load_failed") {
-            if (!ev.contains("module") || !ev["module"].is_string() || !modules.count(ev["module"].get<std::string>()))
-                continue;
-            for (const char* k : {"ts", "type", "module", "pid", "comm", "cmdline", "ancestors", "trigger"})
-                if (ev.contains(k)) h[k] = ev[k];
-        } else {
-            continue;
-        }
-        out.push_back(std::move(h));
+    for (LineRead r; (r = read_bounded_line(journal, line, kMaxJournalLine)) != LineRead::end;) {
+        if (r == LineRead::too_long)
+            ++history_.skipped_lines;
+        else
+            add_line(line);
     }
+}
+
+void ModuleHistoryReader::add_line(const std::string& line) {
+    // Checked before parsing: the document is then shallow enough for
+    // anything done with it.
+    if (json_nesting_exceeds(line, kMaxJournalDepth)) {
+        ++history_.skipped_lines;
+        return;
+    }
+    const ojson ev = ojson::parse(line, nullptr, false);
+    auto type_it = ev.is_object() ? ev.find("type") : ev.end();
+    if (!ev.is_object() || type_it == ev.end() || !type_it->is_string()) {
+        ++history_.skipped_lines;
+        return;
+    }
+    const std::string& type = type_it->get_ref<const std::string&>();
+    const bool activation = type == "ct_activate";
+    if (activation) {
+        // Conntrack's own history: where and by whom it was switched on.
+        if (!modules_.count("nf_conntrack")) return;
+    } else if (type == "module_request" || type == "module_load" || type == "module_load_failed") {
+        auto module = ev.find("module");
+        if (module == ev.end() || !module->is_string()) {
+            ++history_.skipped_lines;
+            return;
+        }
+        if (!modules_.count(module->get_ref<const std::string&>())) return;
+    } else {
+        return;
+    }
+    auto& newest = newest_[type];
+    newest.emplace_back(next_seq_++, history_event(ev, activation));
+    if (newest.size() > kept_per_type_) {
+        newest.pop_front();
+        ++history_.older_not_shown[type];
+    }
+}
+
+JournalHistory ModuleHistoryReader::history() const {
+    JournalHistory out = history_;
+    std::vector<const std::pair<uint64_t, ojson>*> kept;
+    for (const auto& [type, events] : newest_)
+        for (const auto& e : events) kept.push_back(&e);
+    std::sort(kept.begin(), kept.end(), [](const auto* a, const auto* b) { return a->first < b->first; });
+    for (const auto* e : kept) out.events.push_back(e->second);
     return out;
+}
+
+JournalHistory module_history(std::istream& journal, const std::set<std::string>& modules) {
+    ModuleHistoryReader reader(modules);
+    reader.read(journal);
+    return reader.history();
 }
 
 std::set<std::string> tree_modules(const ModuleNode& root) {
@@ -195,7 +321,11 @@ ojson why_json(const WhyFacts& f) {
                                   {"needs", r.needs}, {"remove", r.remove}});
         j["namespaces"].push_back(std::move(n));
     }
-    j["history"] = {{"journal", f.journal ? ojson(*f.journal) : ojson(nullptr)}, {"events", f.history}};
+    j["history"] = {{"journal", f.journal ? ojson(*f.journal) : ojson(nullptr)},
+                    {"events", f.history.events},
+                    {"older_not_shown", f.history.older_not_shown},
+                    {"skipped_lines", f.history.skipped_lines},
+                    {"skipped_files", f.history.skipped_files}};
     j["sizing"] = {{"nf_conntrack_max", f.ct_max ? ojson(*f.ct_max) : ojson(nullptr)},
                    {"buckets", f.ct_buckets ? ojson(*f.ct_buckets) : ojson(nullptr)},
                    {"bytes_per_entry", f.entry_bytes ? ojson(*f.entry_bytes) : ojson(nullptr)}};
@@ -221,31 +351,19 @@ std::vector<std::string> why_lines(const WhyFacts& f) {
         out.push_back("  not recorded: `nfsleuth watch --journal FILE` records every module load, and every namespace");
         out.push_back("  where conntrack becomes active, with the process that caused it; then");
         out.push_back("  `nfsleuth why " + e(f.module) + " --journal FILE` shows them here");
-    } else if (f.history.empty()) {
+    } else if (f.history.events.empty()) {
         out.push_back("  no load of these modules and no conntrack activation in " + e(*f.journal));
     }
-    auto who = [&](const ojson& p) {
-        return e(p.value("comm", "")) + "[" + std::to_string(p.value("pid", 0)) + "] \"" + e(p.value("cmdline", "")) +
-               "\"";
-    };
-    for (const auto& h : f.history) {
-        // A hand-edited journal may hold a field of another type.
-        try {
-            if (h.value("type", "") == "ct_activate") {
-                out.push_back(activation_line(h, who));
-                continue;
-            }
-            std::string line = "  " + e(h.value("ts", "")) + " " + e(h.value("type", "")) + " " +
-                               e(h.value("module", "")) + " by " + who(h);
-            if (h.contains("trigger") && h["trigger"].is_object())
-                line += " for " + who(h["trigger"]);
-            else
-                line += parents_text(h);
-            out.push_back(line);
-        } catch (const nlohmann::json::exception&) {
-            out.push_back("  (a journal record with fields of the wrong type)");
-        }
-    }
+    for (const auto& [type, count] : f.history.older_not_shown)
+        out.push_back("  (" + std::to_string(count) + " older " + e(type) + " event" + (count == 1 ? "" : "s") +
+                      " not shown)");
+    for (const auto& h : f.history.events)
+        out.push_back(h.value("type", "") == "ct_activate" ? activation_line(h) : module_event_line(h));
+    if (f.history.skipped_lines)
+        out.push_back("  (" + std::to_string(f.history.skipped_lines) + " journal line" +
+                      (f.history.skipped_lines == 1 ? "" : "s") +
+                      " skipped: too long, nested too deep, not JSON, or not an nfsleuth event)");
+    for (const auto& file : f.history.skipped_files) out.push_back("  (not read: " + e(file) + ")");
     out.push_back("");
     out.push_back("Rules that need conntrack:");
     if (rule_count(f) == 0) out.push_back("  none");

@@ -23,6 +23,13 @@ check_usage_error "--pid" modules --pid abc
 check_usage_error "--interval: must be a number of seconds" drops --interval 0
 check_usage_error "--max-flows" drops --max-flows 10
 check_usage_error "File does not exist: /nonexistent/btf" doctor --btf /nonexistent/btf
+echo "not BTF" >"$WORK/random.btf"
+check_usage_error "not a BTF file" doctor --btf "$WORK/random.btf"
+check_usage_error "not a BTF file" watch --btf /dev/zero
+check_usage_error "--threshold: must be a number from 1 to 100, not 'nan'" watch --threshold nan
+check_usage_error "--comm: must be a command name of 1 to 15 bytes" drops --comm "$(head -c 10240 /dev/zero | tr '\0' a)"
+check_usage_error "--pid: not an option of watch: it records every process" watch --pid 1
+check_usage_error "--comm: not an option of watch: it records every process" watch --comm iptables
 
 run_nfsleuth help --help
 assert_eq 0 "$(cat "$WORK/help.rc")" "--help exit code"

@@ -103,7 +103,7 @@ TEST(Cli, ModulesEqualsSyntaxAndEveryBackend) {
 
 TEST(Cli, BtfAcceptsAnExistingFile) {
     const auto path = std::filesystem::temp_directory_path() / "nfsleuth_cli_test_btf";
-    std::ofstream(path) << "btf";
+    std::ofstream(path, std::ios::binary) << "\x9f\xeb\x01\x00";  // raw BTF's magic, little-endian
     const std::string s = path.string();
     const Parsed p = parse({"modules", "--btf", s.c_str()});
     std::filesystem::remove(path);
@@ -151,6 +151,39 @@ TEST(Cli, PidMustBeANumber) {
 TEST(Cli, BtfMustExist) {
     expect_usage_error({"modules", "--btf", "/nonexistent"}, "/nonexistent");
     expect_usage_error({"doctor", "--btf", "/nonexistent/vmlinux"}, "/nonexistent/vmlinux");
+}
+
+TEST(Cli, BtfMustBeABtfFile) {
+    const auto path = std::filesystem::temp_directory_path() / "nfsleuth_cli_test_not_btf";
+    std::ofstream(path) << "random bytes";
+    const std::string s = path.string();
+    expect_usage_error({"modules", "--btf", s.c_str()}, "not a BTF file");
+    expect_usage_error({"doctor", "--btf", s.c_str()}, "not a BTF file");
+    std::filesystem::remove(path);
+    expect_usage_error({"watch", "--btf", "/dev/zero"}, "not a BTF file");
+}
+
+TEST(Cli, ThresholdMustBeAFiniteNumberInRange) {
+    for (const char* bad : {"nan", "NaN", "inf", "-inf", "0.5", "101", "1e400", "90x"})
+        expect_usage_error({"watch", "--threshold", bad}, "--threshold: must be a number from 1 to 100");
+    const Parsed p = parse({"watch", "--threshold", "80.5"});
+    ASSERT_TRUE(p.outcome.invocation.has_value()) << p.err;
+    EXPECT_DOUBLE_EQ(p.outcome.invocation->watch.threshold_percent, 80.5);
+}
+
+TEST(Cli, CommLongerThanTheKernelKeepsIsRefused) {
+    const std::string long_comm(10000, 'a');
+    expect_usage_error({"drops", "--comm", long_comm.c_str()}, "1 to 15 bytes");
+    expect_usage_error({"modules", "--comm", "sixteen-bytes-xx"}, "1 to 15 bytes");
+    expect_usage_error({"modules", "--comm", ""}, "1 to 15 bytes");
+    const Parsed p = parse({"modules", "--comm", "fifteen-bytes-x"});
+    ASSERT_TRUE(p.outcome.invocation.has_value()) << p.err;
+    EXPECT_EQ(*p.outcome.invocation->options.comm, "fifteen-bytes-x");
+}
+
+TEST(Cli, WatchRefusesPidAndCommFilters) {
+    expect_usage_error({"watch", "--pid", "1"}, "--pid: not an option of watch: it records every process");
+    expect_usage_error({"watch", "--comm", "iptables"}, "--comm: not an option of watch: it records every process");
 }
 
 TEST(Cli, HelpGoesToOut) {

@@ -78,7 +78,7 @@ TEST(JournalFiles, RotatedFilesFirstOldestFirst) {
     nfsleuth_test::TempDir dir("nfsl-journal-files");
     const std::string base = (dir.path() / "events.jsonl").string();
     for (const char* suffix : {".1", ".3", ".12"}) std::ofstream(base + suffix) << "{}\n";
-    std::filesystem::create_directory(base + ".2");  // not a file: not read
+    std::filesystem::create_directory(base + ".2");  // listed; the reader refuses what is not a regular file
     EXPECT_EQ(journal_files_oldest_first(base),
-              (std::vector<std::string>{base + ".12", base + ".3", base + ".1", base}));
+              (std::vector<std::string>{base + ".12", base + ".3", base + ".2", base + ".1", base}));
 }

@@ -473,6 +473,76 @@ TEST_F(JournalTest, NonRegularFileIsAnError) {
     EXPECT_NE(std::string(f.what()).find("not a regular file"), std::string::npos) << f.what();
 }
 
+TEST_F(JournalTest, JournalThatIsASymlinkIsRefusedAndItsTargetUntouched) {
+    write_file(dir_ + "/target", "precious\npartial");
+    ASSERT_EQ(::symlink((dir_ + "/target").c_str(), path_.c_str()), 0);
+    Failure f = failure_of([&] { Journal j(options()); });
+    EXPECT_EQ(f.code(), ExitCode::failure);
+    EXPECT_NE(std::string(f.what()).find("is a symbolic link"), std::string::npos) << f.what();
+    EXPECT_EQ(read_file(dir_ + "/target"), "precious\npartial");
+    EXPECT_FALSE(fs::exists(path_ + ".lock")) << "refused before anything is created";
+}
+
+TEST_F(JournalTest, LockThatIsASymlinkIsRefusedAndItsTargetUntouched) {
+    write_file(dir_ + "/target", "precious\n");
+    ASSERT_EQ(::symlink((dir_ + "/target").c_str(), (path_ + ".lock").c_str()), 0);
+    Failure f = failure_of([&] { Journal j(options()); });
+    EXPECT_EQ(f.code(), ExitCode::failure);
+    EXPECT_NE(std::string(f.what()).find("lock file " + path_ + ".lock is a symbolic link"), std::string::npos)
+        << f.what();
+    EXPECT_EQ(read_file(dir_ + "/target"), "precious\n");
+    EXPECT_FALSE(fs::exists(path_));
+}
+
+TEST_F(JournalTest, HardLinkedLockOrJournalIsRefused) {
+    write_file(dir_ + "/target", "precious\n");
+    ASSERT_EQ(::link((dir_ + "/target").c_str(), (path_ + ".lock").c_str()), 0);
+    Failure f = failure_of([&] { Journal j(options()); });
+    EXPECT_NE(std::string(f.what()).find("hard links"), std::string::npos) << f.what();
+    EXPECT_EQ(read_file(dir_ + "/target"), "precious\n");
+    fs::remove(path_ + ".lock");
+    write_file(dir_ + "/target", "precious\npartial");
+    ASSERT_EQ(::link((dir_ + "/target").c_str(), path_.c_str()), 0);
+    f = failure_of([&] { Journal j(options()); });
+    EXPECT_NE(std::string(f.what()).find("hard links"), std::string::npos) << f.what();
+    EXPECT_EQ(read_file(dir_ + "/target"), "precious\npartial");
+}
+
+TEST_F(JournalTest, RotationDoesNotFollowALinkPlantedAtTheJournalsName) {
+    write_file(dir_ + "/target", "precious\n");
+    Journal j(options(20, 2));
+    j.append("line 0");
+    ASSERT_TRUE(j.flush());
+    // Someone swaps the journal for a link between two writes.
+    fs::rename(path_, dir_ + "/moved");
+    ASSERT_EQ(::symlink((dir_ + "/target").c_str(), path_.c_str()), 0);
+    j.append("line 1");
+    j.append("line 2");
+    j.append("line 3");
+    j.flush();
+    EXPECT_EQ(read_file(dir_ + "/target"), "precious\n");
+    EXPECT_TRUE(fs::is_symlink(path_));
+    EXPECT_FALSE(j.reopen());
+    EXPECT_NE(j.last_error().find("is a symbolic link"), std::string::npos) << j.last_error();
+    EXPECT_EQ(read_file(dir_ + "/target"), "precious\n");
+}
+
+TEST_F(JournalTest, DirectoryWritableByOthersIsRefusedUnlessSticky) {
+    for (mode_t mode : {0777, 0770, 0722}) {
+        ASSERT_EQ(::chmod(dir_.c_str(), mode), 0);
+        Failure f = failure_of([&] { Journal j(options()); });
+        EXPECT_EQ(f.code(), ExitCode::failure);
+        EXPECT_NE(std::string(f.what()).find("is writable by other users"), std::string::npos) << f.what();
+        EXPECT_NE(f.remedy().find("chmod go-w " + dir_), std::string::npos) << f.remedy();
+        EXPECT_FALSE(fs::exists(path_ + ".lock"));
+    }
+    ASSERT_EQ(::chmod(dir_.c_str(), 01777), 0);  // like /tmp
+    { Journal j(options()); }
+    ASSERT_EQ(::chmod(dir_.c_str(), 0755), 0);
+    { Journal j(options()); }
+    ::chmod(dir_.c_str(), 0700);
+}
+
 TEST_F(JournalTest, UnwritableDirectoryIsAnError) {
     // Root writes anywhere: the attempt runs in a child that drops to nobody.
     ASSERT_EQ(::chmod(dir_.c_str(), 0555), 0);

@@ -221,3 +221,21 @@ TEST(KernelSymbols, FunctionRangeAbsentHiddenOrLast) {
     std::istringstream last("ffffffff81000000 T _text\nffffffff81a00000 T nf_hook_slow\n");
     EXPECT_FALSE(KernelSymbols::function_range(last, "nf_hook_slow"));
 }
+
+TEST(KallsymsLine, EveryTypeHiddenAddressesAndGarbage) {
+    auto data = KernelSymbols::parse_line("ffffffff82a1b2c0 D this_cpu_off");
+    ASSERT_TRUE(data);
+    EXPECT_EQ(data->addr, 0xffffffff82a1b2c0u);
+    EXPECT_EQ(data->type, "D");
+    EXPECT_EQ(data->name, "this_cpu_off");
+    auto module = KernelSymbols::parse_line("ffffffffc0318000 t nf_ct_helper_log\t[nf_conntrack]");
+    ASSERT_TRUE(module);
+    EXPECT_EQ(module->name, "nf_ct_helper_log");
+    auto hidden = KernelSymbols::parse_line("0000000000000000 A runqueues");
+    ASSERT_TRUE(hidden);
+    EXPECT_EQ(hidden->addr, 0u);
+    EXPECT_FALSE(KernelSymbols::parse_line("ffffffff8zz00000 T f"));
+    EXPECT_FALSE(KernelSymbols::parse_line("ffffffff81000000 T"));
+    EXPECT_FALSE(KernelSymbols::parse_line(""));
+    EXPECT_FALSE(KernelSymbols::parse_line("-1 T f"));
+}

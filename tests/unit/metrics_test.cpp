@@ -3,7 +3,6 @@
 #include "metrics_server.hpp"
 
 #include <gtest/gtest.h>
-#include <httplib.h>
 
 #include <chrono>
 #include <cmath>
@@ -22,11 +21,15 @@
 #include <vector>
 
 #include "error.hpp"
+#include "raw_http_client.hpp"
 #include "test_support.hpp"
 
 using namespace nfsleuth;
 using namespace std::chrono_literals;
 using nfsleuth_test::failure_of;
+using nfsleuth_test::send_request;
+using nfsleuth_test::header_of;
+using nfsleuth_test::http_get;
 using Kind = MetricsRegistry::Kind;
 
 namespace {
@@ -566,17 +569,6 @@ TEST(MetricsListen, RejectsBadAddressesAsUsageErrors) {
 
 // --- the HTTP endpoint ----------------------------------------------------
 
-namespace {
-
-httplib::Client client_for(int port) {
-    httplib::Client cli("127.0.0.1", port);
-    cli.set_connection_timeout(2, 0);
-    cli.set_read_timeout(5, 0);
-    return cli;
-}
-
-}  // namespace
-
 TEST(MetricsServer, ServesMetricsAndNotFound) {
     MetricsRegistry r;
     r.define("nfsleuth_drops_total", Kind::counter, "Drops.", {"comm"});
@@ -586,34 +578,27 @@ TEST(MetricsServer, ServesMetricsAndNotFound) {
     EXPECT_EQ(server.address(), "127.0.0.1:" + std::to_string(server.port()));
     server.start();
 
-    auto cli = client_for(server.port());
-    auto res = cli.Get("/metrics");
-    ASSERT_TRUE(res) << httplib::to_string(res.error());
-    EXPECT_EQ(res->status, 200);
-    EXPECT_EQ(res->get_header_value("Content-Type"), "text/plain; version=0.0.4; charset=utf-8");
-    EXPECT_EQ(res->body, r.render());
-    EXPECT_NE(res->body.find(R"(nfsleuth_drops_total{comm="evil\"\n{x=\"1\"}"} 2)"), std::string::npos);
+    auto res = http_get(server.port(), "/metrics");
+    EXPECT_EQ(res.status, 200);
+    EXPECT_EQ(header_of(res, "Content-Type"), "text/plain; version=0.0.4; charset=utf-8");
+    EXPECT_EQ(res.body, r.render());
+    EXPECT_NE(res.body.find(R"(nfsleuth_drops_total{comm="evil\"\n{x=\"1\"}"} 2)"), std::string::npos);
 
     // Served live: an update shows in the next scrape.
     r.add("nfsleuth_drops_total", {"curl"});
-    res = cli.Get("/metrics?x=1");
-    ASSERT_TRUE(res);
-    EXPECT_NE(res->body.find("nfsleuth_drops_total{comm=\"curl\"} 1"), std::string::npos);
+    res = http_get(server.port(), "/metrics?x=1");
+    EXPECT_EQ(res.status, 200);
+    EXPECT_NE(res.body.find("nfsleuth_drops_total{comm=\"curl\"} 1"), std::string::npos);
 
-    res = cli.Get("/");
-    ASSERT_TRUE(res);
-    EXPECT_EQ(res->status, 200);
-    EXPECT_NE(res->body.find("/metrics"), std::string::npos);
+    res = http_get(server.port(), "/");
+    EXPECT_EQ(res.status, 200);
+    EXPECT_NE(res.body.find("/metrics"), std::string::npos);
 
-    res = cli.Get("/metrics/extra");
-    ASSERT_TRUE(res);
-    EXPECT_EQ(res->status, 404);
-    res = cli.Get("/nope");
-    ASSERT_TRUE(res);
-    EXPECT_EQ(res->status, 404);
-    res = cli.Post("/metrics", "x", "text/plain");
-    ASSERT_TRUE(res);
-    EXPECT_EQ(res->status, 404);
+    EXPECT_EQ(http_get(server.port(), "/metrics/extra").status, 404);
+    EXPECT_EQ(http_get(server.port(), "/nope").status, 404);
+    res = send_request(server.port(), "POST /metrics HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\n\r\nx");
+    EXPECT_EQ(res.status, 405);
+    EXPECT_EQ(header_of(res, "Allow"), "GET, HEAD");
 }
 
 TEST(MetricsServer, SecondServerOnTheSamePortFails) {
@@ -626,9 +611,7 @@ TEST(MetricsServer, SecondServerOnTheSamePortFails) {
     EXPECT_EQ(std::string(f.what()), "cannot listen on " + where + ": Address already in use");
     EXPECT_FALSE(f.remedy().empty());
     // The first one still serves.
-    auto res = client_for(first.port()).Get("/metrics");
-    ASSERT_TRUE(res);
-    EXPECT_EQ(res->status, 200);
+    EXPECT_EQ(http_get(first.port(), "/metrics").status, 200);
 }
 
 TEST(MetricsServer, PortIsFreeAgainOnceDestroyed) {
@@ -638,7 +621,7 @@ TEST(MetricsServer, PortIsFreeAgainOnceDestroyed) {
         MetricsServer s("127.0.0.1:0", r);
         s.start();
         port = s.port();
-        ASSERT_TRUE(client_for(port).Get("/metrics"));
+        ASSERT_EQ(http_get(port, "/metrics").status, 200);
     }
     MetricsServer again("127.0.0.1:" + std::to_string(port), r);
     EXPECT_EQ(again.port(), port);
@@ -668,11 +651,7 @@ TEST(MetricsServer, Ipv6Loopback) {
         GTEST_SKIP() << "no IPv6 loopback here: " << f.what();
     }
     s->start();
-    httplib::Client cli("::1", s->port());
-    cli.set_connection_timeout(2, 0);
-    auto res = cli.Get("/metrics");
-    ASSERT_TRUE(res) << httplib::to_string(res.error());
-    EXPECT_EQ(res->status, 200);
+    EXPECT_EQ(http_get(s->port(), "/metrics", true).status, 200);
 }
 
 TEST(MetricsServer, BadAddressIsAUsageError) {

@@ -47,8 +47,8 @@ TEST(WhyReport, RemediationInOrder) {
     const auto& steps = j["remediation"];
     ASSERT_EQ(steps.size(), 5u);
     EXPECT_EQ(steps[0]["commands"],
-              nlohmann::json({"ip netns exec blue iptables-legacy -t nat -D POSTROUTING -o eth0 -j MASQUERADE"}));
-    EXPECT_EQ(steps[1]["commands"], nlohmann::json({"modprobe -r iptable_nat", "modprobe -r xt_MASQUERADE",
+              nlohmann::ordered_json({"ip netns exec blue iptables-legacy -t nat -D POSTROUTING -o eth0 -j MASQUERADE"}));
+    EXPECT_EQ(steps[1]["commands"], nlohmann::ordered_json({"modprobe -r iptable_nat", "modprobe -r xt_MASQUERADE",
                                                     "modprobe -r nf_nat", "modprobe -r nf_conntrack"}));
     EXPECT_NE(steps[1]["step"].get<std::string>().find("in use until the rules above are removed: xt_MASQUERADE (1 other user)"),
               std::string::npos);
@@ -87,8 +87,10 @@ TEST(WhyReport, HistoryKeepsTheTreesModuleEventsOnly) {
         "\n"
         R"({"type":"ct_drop","module":"nf_conntrack"})"
         "\nnot json\n{\"type\":\"module_load\",\"module\":7}\n");
-    auto h = module_history(journal, {"nf_conntrack", "iptable_nat"});
+    auto history = module_history(journal, {"nf_conntrack", "iptable_nat"});
+    const auto& h = history.events;
     ASSERT_EQ(h.size(), 2u);
+    EXPECT_EQ(history.skipped_lines, 2u) << "not json, and a module_load without a module name";
     EXPECT_EQ(h[0]["type"], "module_request");
     EXPECT_FALSE(h[0].contains("argv"));
     EXPECT_EQ(h[1]["trigger"]["pid"], 851);
@@ -110,9 +112,9 @@ TEST(WhyReport, HistoryKeepsConntrackActivations) {
     WhyFacts f = seed_scenario();
     f.journal = "j";
     f.history = module_history(journal, tree_modules(f.tree));
-    ASSERT_EQ(f.history.size(), 1u);
-    EXPECT_FALSE(f.history[0].contains("argv"));
-    EXPECT_EQ(f.history[0]["ancestors"][0]["comm"], "enable-nat.sh");
+    ASSERT_EQ(f.history.events.size(), 1u);
+    EXPECT_FALSE(f.history.events[0].contains("argv"));
+    EXPECT_EQ(f.history.events[0]["ancestors"][0]["comm"], "enable-nat.sh");
     const std::string expected =
         "  T1 ct_activate ipv4 in netns blue by iptables[77] \"iptables -t nat -A POSTROUTING -o eth0 -j MASQUERADE\" "
         "(enable-nat.sh[70] <- systemd[1]) for ip nat POSTROUTING: oifname \\\"eth0\\\" masquerade";
@@ -125,20 +127,124 @@ TEST(WhyReport, HistoryKeepsConntrackActivations) {
     EXPECT_TRUE(found) << all;
 
     std::istringstream other(R"({"type":"ct_activate","netns":1})");
-    EXPECT_TRUE(module_history(other, {"sctp"}).empty()) << "activations belong to nf_conntrack's history only";
+    EXPECT_TRUE(module_history(other, {"sctp"}).events.empty()) << "activations belong to nf_conntrack's history only";
 }
 
-TEST(WhyReport, WrongFieldTypesInAJournalDoNotThrow) {
+TEST(WhyReport, FieldsOfTheWrongTypeAreLeftOut) {
     std::istringstream journal(R"({"type":"ct_activate","ts":5,"pid":"x","ancestors":[{"pid":"y"}],"rules":[3]})"
                                "\n"
                                R"({"type":"module_load","module":"nf_conntrack","pid":"x","comm":9})");
     WhyFacts f = seed_scenario();
     f.journal = "j";
     f.history = module_history(journal, tree_modules(f.tree));
-    ASSERT_EQ(f.history.size(), 2u);
-    std::size_t flagged = 0;
-    for (const auto& line : why_lines(f)) flagged += line == "  (a journal record with fields of the wrong type)";
-    EXPECT_EQ(flagged, 2u);
+    ASSERT_EQ(f.history.events.size(), 2u);
+    EXPECT_EQ(f.history.events[0].dump(), R"({"type":"ct_activate","ancestors":[{}],"rules":[]})");
+    EXPECT_EQ(f.history.events[1].dump(), R"({"type":"module_load","module":"nf_conntrack"})");
+    std::string all;
+    for (const auto& line : why_lines(f)) all += line + "\n";
+    EXPECT_NE(all.find("   ct_activate  in netns ? by ?[?] \"\" (?[?])\n"), std::string::npos) << all;
+    EXPECT_NE(all.find("   module_load nf_conntrack by ?[?] \"\"\n"), std::string::npos) << all;
+}
+
+TEST(WhyReport, RecordsWithoutAStringTypeAreSkippedAndCounted) {
+    std::istringstream journal("{\"type\":5}\n{\"type\":null}\n[1]\n{\"type\":\"ct_drop\"}\n");
+    WhyFacts f = seed_scenario();
+    f.journal = "j";
+    f.history = module_history(journal, tree_modules(f.tree));
+    EXPECT_TRUE(f.history.events.empty());
+    EXPECT_EQ(f.history.skipped_lines, 3u) << "other events are not counted as skipped";
+    EXPECT_EQ(why_json(f)["history"]["skipped_lines"], 3);
+    bool said = false;
+    for (const auto& line : why_lines(f)) said = said || line.rfind("  (3 journal lines skipped", 0) == 0;
+    EXPECT_TRUE(said);
+}
+
+TEST(WhyReport, DeeplyNestedRecordsAreSkippedWithoutRecursion) {
+    constexpr int kDepth = 50000;
+    std::string line = R"({"type":"ct_activate","pid":1,"ancestors":)";
+    for (int i = 0; i < kDepth; ++i) line += R"({"a":)";
+    line += "1";
+    line += std::string(kDepth, '}');
+    line += "}\n";
+    std::istringstream journal(line + R"({"type":"ct_activate","pid":2})" "\n");
+    auto history = module_history(journal, {"nf_conntrack"});
+    ASSERT_EQ(history.events.size(), 1u);
+    EXPECT_EQ(history.events[0]["pid"], 2);
+    EXPECT_EQ(history.skipped_lines, 1u);
+}
+
+TEST(WhyReport, NumbersOutOfRangeAreAbsentNotConverted) {
+    std::istringstream journal(
+        R"({"type":"ct_activate","netns":1e300,"pid":-1e300,"comm":"a","ancestors":[{"pid":-1,"comm":"b"},{"pid":4294967296,"comm":"c"}]})"
+        "\n"
+        R"({"type":"ct_activate","netns":4294967296,"pid":4194305,"comm":"d"})"
+        "\n");
+    WhyFacts f = seed_scenario();
+    f.journal = "j";
+    f.history = module_history(journal, tree_modules(f.tree));
+    ASSERT_EQ(f.history.events.size(), 2u);
+    for (const auto& h : f.history.events) {
+        EXPECT_FALSE(h.contains("netns")) << h.dump();
+        EXPECT_FALSE(h.contains("pid")) << h.dump();
+    }
+    std::string all;
+    for (const auto& line : why_lines(f)) all += line + "\n";
+    EXPECT_NE(all.find("in netns ? by a[?] \"\" (b[?] <- c[?])"), std::string::npos) << all;
+    EXPECT_NE(all.find("in netns ? by d[?]"), std::string::npos) << all;
+}
+
+TEST(WhyReport, JournalStringsAreEscapedInText) {
+    std::istringstream journal(
+        R"({"type":"module_load","module":"nf_conntrack","ts":"\u001b[2J","comm":"\u001b]0;x\u0007","cmdline":"a\nb","trigger":{"comm":"\u009b1m"}})"
+        "\n"
+        R"({"type":"ct_activate","netns_name":"\u001b[31m","family":"\r","rules":[{"table":"\u001b","chain":"\u0007","rule":"\u202e"}]})"
+        "\n");
+    WhyFacts f = seed_scenario();
+    f.journal = "j";
+    f.history = module_history(journal, tree_modules(f.tree));
+    ASSERT_EQ(f.history.events.size(), 2u);
+    for (const auto& line : why_lines(f)) {
+        for (char c : line) EXPECT_FALSE(static_cast<unsigned char>(c) < 0x20 || c == 0x7f) << line;
+        EXPECT_EQ(line.find("\xe2\x80\xae"), std::string::npos) << line;
+        EXPECT_EQ(line.find("\xc2\x9b"), std::string::npos) << line;
+    }
+}
+
+TEST(WhyReport, HistoryKeepsTheNewestOfEachTypeAndCountsTheRest) {
+    std::string text;
+    for (int i = 0; i < 1000; ++i) text += R"({"type":"ct_activate","pid":)" + std::to_string(i) + "}\n";
+    text += R"({"type":"module_load","module":"nf_conntrack","pid":7})" "\n";
+    text += R"({"type":"ct_activate","pid":1000})" "\n";
+    std::istringstream journal(text);
+    ModuleHistoryReader reader({"nf_conntrack"}, 3);
+    reader.read(journal);
+    reader.skip_file("j.3 is not a regular file");
+    JournalHistory h = reader.history();
+    ASSERT_EQ(h.events.size(), 4u);
+    EXPECT_EQ(h.events[0]["pid"], 998);
+    EXPECT_EQ(h.events[1]["pid"], 999);
+    EXPECT_EQ(h.events[2]["type"], "module_load") << "kept events stay in the order written";
+    EXPECT_EQ(h.events[3]["pid"], 1000);
+    EXPECT_EQ(h.older_not_shown, (std::map<std::string, uint64_t>{{"ct_activate", 998}}));
+    WhyFacts f = seed_scenario();
+    f.journal = "j";
+    f.history = h;
+    auto j = why_json(f);
+    EXPECT_EQ(j["history"]["older_not_shown"]["ct_activate"], 998);
+    EXPECT_EQ(j["history"]["skipped_files"][0], "j.3 is not a regular file");
+    std::string all;
+    for (const auto& line : why_lines(f)) all += line + "\n";
+    EXPECT_NE(all.find("  (998 older ct_activate events not shown)\n"), std::string::npos) << all;
+    EXPECT_NE(all.find("  (not read: j.3 is not a regular file)\n"), std::string::npos) << all;
+}
+
+TEST(WhyReport, LongStringsAreCutAtACharacterBoundary) {
+    std::string comm(5000, 'x');
+    comm.replace(4095, 2, "\u00e9");  // é straddles the cut
+    std::istringstream journal(R"({"type":"ct_activate","comm":")" + comm + "\"}\n");
+    auto history = module_history(journal, {"nf_conntrack"});
+    ASSERT_EQ(history.events.size(), 1u);
+    EXPECT_EQ(history.events[0]["comm"].get<std::string>(), std::string(4095, 'x'));
 }
 
 TEST(WhyReport, TreeModulesAreEveryHolderOnce) {

@@ -17,9 +17,10 @@ run_nfsleuth doctor doctor --json
 assert_eq '{"backend":"kprobe","follows":true}' "$(jqf "$WORK/doctor.out" '{backend: .drop_backend, follows: .drop_causes_follow_module}')" \
   "doctor: drop causes from kprobes that follow nf_conntrack"
 
-# Every backend this kernel offers; one it refuses (fentry on kernels whose
-# modules carry no BTF, before 5.11) must say why and exit 3.
-for backend in ${VM_DROP_BACKENDS:-fentry kprobe tracepoint}; do
+# Every backend this kernel offers, or those named by the third argument;
+# one it refuses (fentry on kernels whose modules carry no BTF, before
+# 5.11) must say why and exit 3.
+for backend in ${3:-fentry kprobe tracepoint}; do
   run_nfsleuth try-$backend drops --backend "$backend" --duration 0.5
   if [[ $(cat "$WORK/try-$backend.rc") == 3 ]]; then
     assert_contains "$WORK/try-$backend.err" "the $backend backend cannot be used here" "--backend $backend refused with a reason"
@@ -30,7 +31,7 @@ for backend in ${VM_DROP_BACKENDS:-fentry kprobe tracepoint}; do
   scenarios="test_drops test_drops_forward test_drops_storm test_drops_early test_drops_helper"
   [[ $backend == kprobe ]] && scenarios+=" test_drops_icmp test_drops_sctp"
   for t in $scenarios; do
-    echo "=== $t with --backend $backend"
+    echo "=== $(date +%T) $t with --backend $backend"
     rc=0
     DROPS_BACKEND=$backend bash "$host_tests/$t.sh" "$NFSLEUTH" "$TRAFFIC" || rc=$?
     # 77: the test does not apply to this backend (early_drop on tracepoint)
