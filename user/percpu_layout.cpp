@@ -16,23 +16,51 @@ namespace nfsleuth {
 
 namespace {
 
+// A name from the BTF's string section; "" for an offset outside it (a
+// --btf file is anyone's).
+std::string_view name_at(const btf* b, uint32_t offset) {
+    const char* name = btf__name_by_offset(b, offset);
+    return name ? std::string_view(name) : std::string_view();
+}
+
+// The type behind typedefs and qualifiers; nullptr for a chain that does
+// not end (a crafted BTF can loop) or leads nowhere.
+const btf_type* resolved_type(const btf* b, uint32_t type_id) {
+    const btf_type* t = btf__type_by_id(b, type_id);
+    for (int hops = 0; t && (btf_is_typedef(t) || btf_is_mod(t)); ++hops) {
+        if (hops == 32) return nullptr;
+        t = btf__type_by_id(b, t->type);
+    }
+    return t;
+}
+
 // Byte offset of a named member of a struct or union type, looking inside
 // anonymous members (pcpu_hot keeps preempt_count in an anonymous struct
-// inside an anonymous union), or nullopt.
-std::optional<uint64_t> member_offset(const btf* b, uint32_t type_id, std::string_view name, int depth = 0) {
-    const btf_type* t = btf__type_by_id(b, type_id);
-    while (t && (btf_is_typedef(t) || btf_is_mod(t))) t = btf__type_by_id(b, t->type);
+// inside an anonymous union), or nullopt. `budget` bounds the members
+// looked at in all: nesting in a crafted BTF could otherwise multiply them.
+std::optional<uint64_t> member_offset(const btf* b, uint32_t type_id, std::string_view name, int& budget,
+                                      int depth = 0) {
+    const btf_type* t = resolved_type(b, type_id);
     if (!t || !btf_is_composite(t) || depth > 8) return std::nullopt;
     const btf_member* m = btf_members(t);
     for (uint16_t i = 0; i < btf_vlen(t); ++i, ++m) {
+        if (--budget < 0) return std::nullopt;
         uint64_t here = btf_member_bit_offset(t, i) / 8;
         if (m->name_off == 0) {
-            if (auto inner = member_offset(b, m->type, name, depth + 1)) return here + *inner;
-        } else if (name == btf__name_by_offset(b, m->name_off)) {
+            if (auto inner = member_offset(b, m->type, name, budget, depth + 1)) return here + *inner;
+        } else if (name == name_at(b, m->name_off)) {
             return here;
         }
     }
     return std::nullopt;
+}
+
+// pcpu_hot has a few dozen members; the kernel's real nesting is 3 deep.
+constexpr int kMemberBudget = 4096;
+
+std::optional<uint64_t> member_offset(const btf* b, uint32_t type_id, std::string_view name) {
+    int budget = kMemberBudget;
+    return member_offset(b, type_id, name, budget);
 }
 
 }  // namespace
@@ -43,15 +71,17 @@ std::optional<PerCpuLayout> find_percpu_layout(const btf* b) {
     if (sec_id <= 0) return std::nullopt;
     const btf_type* sec = btf__type_by_id(b, sec_id);
     PerCpuLayout layout;
+    int budget = kMemberBudget;  // for the whole section, whatever it holds
     const btf_var_secinfo* vs = btf_var_secinfos(sec);
     for (uint16_t i = 0; i < btf_vlen(sec); ++i, ++vs) {
         const btf_type* var = btf__type_by_id(b, vs->type);
-        std::string_view name = btf__name_by_offset(b, var->name_off);
+        if (!var || !btf_is_var(var)) continue;
+        std::string_view name = name_at(b, var->name_off);
         if (name == "runqueues") layout.runqueues = vs->offset;
         else if (name == "this_cpu_off") layout.this_cpu_off = vs->offset;
         else if (name == "__preempt_count") layout.preempt_count = vs->offset;
         else if (name == "pcpu_hot" && !layout.preempt_count) {
-            if (auto off = member_offset(b, var->type, "preempt_count")) layout.preempt_count = vs->offset + *off;
+            if (auto off = member_offset(b, var->type, "preempt_count", budget)) layout.preempt_count = vs->offset + *off;
         }
     }
     return layout;

@@ -131,27 +131,29 @@ std::string cut_utf8(const std::string& s, std::size_t limit) {
 }
 
 // The fields of `from` named in `strings` and `integers` (with their
-// maxima) copied to `to` when of the right type and in range; the rest are
-// left out. Only scalars are copied, never nested values.
-void copy_valid(const ojson& from, ojson& to, std::initializer_list<const char*> strings,
-                std::initializer_list<std::pair<const char*, uint64_t>> integers) {
-    for (const char* k : strings) {
-        auto it = from.find(k);
-        if (it != from.end() && it->is_string()) to[k] = cut_utf8(it->get_ref<const std::string&>(), kMaxFieldBytes);
-    }
-    for (const auto& [k, max] : integers) {
-        auto it = from.find(k);
-        if (it == from.end()) continue;
-        if (it->is_number_unsigned() && it->get<uint64_t>() <= max) to[k] = it->get<uint64_t>();
-        if (it->is_number_integer() && !it->is_number_unsigned() && it->get<int64_t>() >= 0 &&
-            static_cast<uint64_t>(it->get<int64_t>()) <= max)
-            to[k] = it->get<int64_t>();
+// maxima) copied to `to`, in the record's order, when of the right type and
+// in range; the rest are left out. Only scalars are copied, never nested
+// values.
+void copy_valid(const ojson& from, ojson& to, std::initializer_list<std::string_view> strings,
+                std::initializer_list<std::pair<std::string_view, uint64_t>> integers) {
+    for (const auto& item : from.items()) {
+        const std::string& k = item.key();
+        const ojson& v = item.value();
+        if (std::find(strings.begin(), strings.end(), k) != strings.end()) {
+            if (v.is_string()) to[k] = cut_utf8(v.get_ref<const std::string&>(), kMaxFieldBytes);
+            continue;
+        }
+        auto limit = std::find_if(integers.begin(), integers.end(), [&](const auto& i) { return i.first == k; });
+        if (limit == integers.end() || !v.is_number_integer()) continue;
+        if (v.is_number_unsigned() ? v.get<uint64_t>() <= limit->second
+                                   : v.get<int64_t>() >= 0 && static_cast<uint64_t>(v.get<int64_t>()) <= limit->second)
+            to[k] = v;
     }
 }
 
 // The first kMaxListed objects of the array `key`, each reduced to its
 // valid `strings` and pid; left out when there is no such array.
-void copy_list(const ojson& from, ojson& to, const char* key, std::initializer_list<const char*> strings) {
+void copy_list(const ojson& from, ojson& to, const char* key, std::initializer_list<std::string_view> strings) {
     auto it = from.find(key);
     if (it == from.end() || !it->is_array()) return;
     ojson list = ojson::array();
@@ -179,7 +181,7 @@ ojson history_event(const ojson& ev, bool activation) {
         auto trigger = ev.find("trigger");
         if (trigger != ev.end() && trigger->is_object()) {
             h["trigger"] = ojson::object();
-            copy_valid(*trigger, h["trigger"], {"comm", "cmdline"}, {{"pid", kMaxPid}});
+            copy_valid(*trigger, h["trigger"], {"comm", "cmdline", "requested"}, {{"pid", kMaxPid}});
         }
     }
     return h;

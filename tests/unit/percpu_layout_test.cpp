@@ -259,3 +259,40 @@ TEST(PerCpuLayoutFromKallsyms, HiddenOrMissingSymbolsGiveNothing) {
     std::istringstream garbage("zz A runqueues\n\n  \nA\n0x10 A this_cpu_off extra\n");
     EXPECT_FALSE(nfsleuth::percpu_layout_from_kallsyms(garbage, nullptr));
 }
+
+// Found by fuzzing (btf_layout_fuzz): a --btf file is anyone's, and its
+// per-CPU section may name a type that does not exist, or one that is not a
+// variable. Such entries are passed over.
+TEST(PerCpuLayout, SectionEntriesOfMissingOrWrongTypesArePassedOver) {
+    KernelBtf k;
+    const int var = btf__add_var(k.get(), "runqueues", BTF_VAR_GLOBAL_ALLOCATED, k.rq_type());
+    ASSERT_GT(var, 0);
+    ASSERT_GT(btf__add_datasec(k.get(), ".data..percpu", 8192), 0);
+    ASSERT_EQ(btf__add_datasec_var_info(k.get(), 9999, 0, 8), 0);           // no such type
+    ASSERT_EQ(btf__add_datasec_var_info(k.get(), k.int_type(), 8, 4), 0);  // not a variable
+    ASSERT_EQ(btf__add_datasec_var_info(k.get(), var, 4096, 3392), 0);
+    auto layout = find_percpu_layout(k.get());
+    ASSERT_TRUE(layout);
+    EXPECT_EQ(layout->runqueues, 4096u);
+    EXPECT_EQ(layout->this_cpu_off, 0u);
+}
+
+// Found by fuzzing too: typedefs that lead to each other end the search
+// instead of looping forever.
+TEST(PerCpuLayout, TypedefLoopsEndTheSearch) {
+    KernelBtf k;
+    const int first = btf__add_typedef(k.get(), "loop_a", 0);
+    ASSERT_GT(first, 0);
+    ASSERT_GT(btf__add_typedef(k.get(), "loop_b", first), 0);
+    btf_type* a = const_cast<btf_type*>(btf__type_by_id(k.get(), first));
+    a->type = first + 1;  // loop_a -> loop_b -> loop_a
+    const int hot = btf__add_var(k.get(), "pcpu_hot", BTF_VAR_GLOBAL_ALLOCATED, first);
+    const int rq = btf__add_var(k.get(), "runqueues", BTF_VAR_GLOBAL_ALLOCATED, k.rq_type());
+    ASSERT_GT(btf__add_datasec(k.get(), ".data..percpu", 8192), 0);
+    ASSERT_EQ(btf__add_datasec_var_info(k.get(), hot, 0, 64), 0);
+    ASSERT_EQ(btf__add_datasec_var_info(k.get(), rq, 4096, 3392), 0);
+    auto layout = find_percpu_layout(k.get());
+    ASSERT_TRUE(layout);
+    EXPECT_EQ(layout->runqueues, 4096u);
+    EXPECT_EQ(layout->preempt_count, 0u);
+}
