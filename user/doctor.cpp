@@ -5,7 +5,6 @@
 #include <sys/utsname.h>
 
 #include <cstdio>
-#include <filesystem>
 #include <functional>
 #include <iostream>
 #include <map>
@@ -17,7 +16,6 @@
 #include "drop_source.hpp"
 #include "hooks.hpp"
 #include "journal_findings.hpp"
-#include "journal_input.hpp"
 #include "kallsyms.hpp"
 #include "json_line.hpp"
 #include "kernel_probe.hpp"
@@ -115,20 +113,12 @@ nlohmann::ordered_json hook_json(const HookSpec& spec, const HookPlan& plan, con
     return h;
 }
 
-// The counter_mismatch events of a daemon's journal, rotated files first;
-// a rotated name that is not a readable regular file is passed over.
+// The counter_mismatch events of a daemon's journal, rotated files first.
 MismatchHistory journal_mismatches(const std::string& journal) {
     MismatchHistory history;
-    for (const auto& file : journal_files_oldest_first(journal)) {
-        try {
-            JournalInput in(file);
-            read_mismatches(in.stream(), history);
-        } catch (const std::runtime_error& e) {
-            if (file == journal)
-                throw Failure(ExitCode::failure, std::string("cannot read the journal: ") + e.what(),
-                              "give the file `nfsleuth watch --journal` writes, and run nfsleuth doctor as root");
-        }
-    }
+    read_journal_files(
+        journal, [&](std::istream& in) { read_mismatches(in, history); }, [](const std::string&) {},
+        "give the file `nfsleuth watch --journal` writes, and run nfsleuth doctor as root");
     return history;
 }
 
@@ -269,9 +259,7 @@ ExitCode run_doctor(const CommonOptions& options, const DoctorOptions& doctor) {
                         "(mount -t tracefs nodev /sys/kernel/tracing); tp_btf/raw_tp do not need it");
     // What the daemon found while it ran: its disagreements with the
     // kernel's own drop counters.
-    std::optional<std::string> journal = doctor.journal;
-    std::error_code ec;
-    if (!journal && std::filesystem::exists(kPackagedJournal, ec)) journal = kPackagedJournal;
+    const std::optional<std::string> journal = journal_to_read(doctor.journal);
     MismatchHistory mismatches = journal ? journal_mismatches(*journal) : MismatchHistory{};
     j["kernel_agreement"] = agreement_json(journal, mismatches);
     if (mismatches.mismatches) {

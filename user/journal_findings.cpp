@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <string_view>
 
+#include "error.hpp"
 #include "journal_input.hpp"
 #include "text.hpp"
 
@@ -34,6 +35,13 @@ std::string field_text(const nlohmann::ordered_json& ev, const char* key) {
 
 }  // namespace
 
+std::optional<std::string> journal_to_read(const std::optional<std::string>& given) {
+    if (given) return given;
+    std::error_code ec;
+    if (std::filesystem::exists(kPackagedJournal, ec)) return std::string(kPackagedJournal);
+    return std::nullopt;
+}
+
 std::vector<std::string> journal_files_oldest_first(const std::string& path) {
     std::vector<std::string> files;
     for (int n = kMaxRotatedJournals; n >= 1; --n) {
@@ -43,6 +51,19 @@ std::vector<std::string> journal_files_oldest_first(const std::string& path) {
     }
     files.push_back(path);
     return files;
+}
+
+void read_journal_files(const std::string& path, const std::function<void(std::istream&)>& read,
+                        const std::function<void(const std::string& reason)>& passed_over, const char* remedy) {
+    for (const auto& file : journal_files_oldest_first(path)) {
+        try {
+            JournalInput in(file);
+            read(in.stream());
+        } catch (const std::runtime_error& e) {
+            if (file == path) throw Failure(ExitCode::failure, std::string("cannot read the journal: ") + e.what(), remedy);
+            passed_over(e.what());
+        }
+    }
 }
 
 void read_mismatches(std::istream& journal, MismatchHistory& history) {

@@ -3,12 +3,10 @@
 
 #include <unistd.h>
 
-#include <filesystem>
 #include <iostream>
 #include <stdexcept>
 
 #include "journal_findings.hpp"
-#include "journal_input.hpp"
 #include "json_line.hpp"
 #include "kernel_probe.hpp"
 #include "namespace_rules.hpp"
@@ -25,23 +23,14 @@ ExitCode run_why(const CommonOptions& options, const WhyOptions& why) {
     facts.tree = read_module_tree("/sys/module", why.module, builtin_modules());
 
     // The packaged daemon's journal is read when no other is given.
-    std::optional<std::string> journal = why.journal;
-    if (!journal && std::filesystem::exists(kPackagedJournal)) journal = kPackagedJournal;
-    if (journal) {
+    if (auto journal = journal_to_read(why.journal)) {
         facts.journal = *journal;
         // Rotated files first, oldest first: the load may be long ago.
         ModuleHistoryReader reader(tree_modules(facts.tree));
-        for (const auto& file : journal_files_oldest_first(*journal)) {
-            try {
-                JournalInput in(file);
-                reader.read(in.stream());
-            } catch (const std::runtime_error& e) {
-                if (file == *journal)
-                    throw Failure(ExitCode::failure, std::string("cannot read the journal: ") + e.what(),
-                                  "give the file `nfsleuth watch --journal` writes");
-                reader.skip_file(e.what());
-            }
-        }
+        read_journal_files(
+            *journal, [&](std::istream& in) { reader.read(in); },
+            [&](const std::string& reason) { reader.skip_file(reason); },
+            "give the file `nfsleuth watch --journal` writes");
         facts.history = reader.history();
     }
 
