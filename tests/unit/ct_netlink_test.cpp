@@ -7,6 +7,7 @@
 #include <libnetfilter_conntrack/libnetfilter_conntrack.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -14,8 +15,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <memory>
 #include <random>
 #include <set>
@@ -361,9 +364,12 @@ namespace {
 int sh(const std::string& command) { return std::system(command.c_str()); }
 
 // A named network namespace that is deleted whatever the test's outcome.
+// A namespace named PREFIX<pid>. One left by an earlier run that died
+// without its destructors (a sanitizer abort) is removed first.
 class TempNetns {
 public:
-    explicit TempNetns(std::string name) : name_(std::move(name)) {
+    explicit TempNetns(const std::string& prefix) : name_(prefix + std::to_string(::getpid())) {
+        remove_orphans(prefix);
         sh("ip netns del " + name_ + " 2>/dev/null");
         created_ = sh("ip netns add " + name_) == 0;
     }
@@ -380,6 +386,17 @@ public:
     }
 
 private:
+    static void remove_orphans(const std::string& prefix) {
+        std::error_code ec;
+        for (std::filesystem::directory_iterator it("/run/netns", ec), end; !ec && it != end; it.increment(ec)) {
+            const std::string name = it->path().filename().string();
+            if (name.rfind(prefix, 0) != 0) continue;
+            const std::string pid = name.substr(prefix.size());
+            if (pid.empty() || pid.size() > 9 || pid.find_first_not_of("0123456789") != std::string::npos) continue;
+            if (::kill(std::stoi(pid), 0) != 0 && errno == ESRCH) sh("ip netns del " + name);
+        }
+    }
+
     std::string name_;
     bool created_ = false;
 };
@@ -416,7 +433,7 @@ TEST(CtNetlinkRuntime, SocketIsNonBlockingCloexecWithLargeBuffer) {
 TEST(CtNetlinkRuntime, UdpCreationsInATemporaryNamespace) {
     if (!have_root_and_tools()) GTEST_SKIP() << "needs root, ip and iptables";
     const auto started = std::chrono::steady_clock::now();
-    TempNetns netns("nfsl-ctnl-" + std::to_string(::getpid()));
+    TempNetns netns("nfsl-ctnl-");
     if (!netns.created()) GTEST_SKIP() << "ip netns add failed (no CAP_SYS_ADMIN?)";
     ASSERT_EQ(netns.exec("ip link set lo up"), 0);
     // A conntrack match makes the namespace register conntrack's hooks.
