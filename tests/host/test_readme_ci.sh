@@ -4,7 +4,7 @@
 source "$(dirname "$0")/../lib.sh"
 root=$(cd "$(dirname "$0")/../.." && pwd)
 # The test command is the one that runs everything but the benchmarks.
-readme_cmd=$(grep -E '^    \./scripts/install-deps\.sh .*ctest .*-LE '"'"'bench[|]vm-matrix'"'"'$' "$root/README.md" | sed 's/^    //')
+readme_cmd=$(grep -E '^    \./scripts/install-deps\.sh .*ctest .*-LE '"'"'bench[|]vm-matrix[|]soak'"'"'$' "$root/README.md" | sed 's/^    //')
 ci_cmd=$(grep -E '^\./scripts/install-deps\.sh ' "$root/.ci/run")
 [[ -n "$readme_cmd" ]] || fail "README has no test command"
 assert_eq "$readme_cmd" "$ci_cmd" ".ci/run runs the README's test command"

@@ -66,10 +66,12 @@ Modes:
       unacknowledged, so nothing is retransmitted after) and prints a summary.
   udp-send    --dst A --port P --count N [--flows F=1] [--rate PPS=0]
               [--max-ms M=10000] [--payload BYTES=16 | --text TEXT] [--src S]
+              [--exit-after-us U=0]
       Send N datagrams round-robin over F source ports, at PPS datagrams per
       second (0: as fast as possible), stopping early after M ms. Each
       datagram holds BYTES bytes, or TEXT (escapes as for --send). Prints one
-      line per flow and a summary.
+      line per flow and a summary, and exits U microseconds after the last
+      datagram (to exit while a tracer is still reading the process).
   icmp-echo   --dst A --count N [--timeout-ms T=1000] [--socket auto|ping|raw]
               [--src S]
       Send N echo requests and count the replies that arrive within T ms of
@@ -343,7 +345,8 @@ private:
             {"tcp-connect",
              {"--dst", "--port", "--count", "--timeout-ms", "--hold-ms", "--send", "--send-gap-ms", "--close", "--src"}},
             {"udp-send",
-             {"--dst", "--port", "--count", "--flows", "--rate", "--max-ms", "--payload", "--text", "--src"}},
+             {"--dst", "--port", "--count", "--flows", "--rate", "--max-ms", "--payload", "--text", "--src",
+              "--exit-after-us"}},
             {"icmp-echo", {"--dst", "--count", "--timeout-ms", "--socket", "--src"}},
             {"sctp-connect", {"--dst", "--port", "--count", "--timeout-ms", "--socket", "--src"}},
         };
@@ -804,6 +807,7 @@ int run_udp_send(const Args& args) {
         args.has("--text") ? args.text("--text") : std::string(args.number("--payload", 0, kMaxUdpPayload, 16), 'n');
     if (data.size() > kMaxUdpPayload) throw UsageError("--text is longer than a UDP datagram can be");
     const Endpoint src = choose_source(args, dst);
+    const uint64_t exit_after_us = args.number("--exit-after-us", 0, kMaxMs, 0);
     ensure_fd_limit(nflows + kSpareFds, "--flows " + std::to_string(nflows));
 
     std::vector<Flow> flows = open_flows(src, nflows, count);
@@ -823,6 +827,10 @@ int run_udp_send(const Args& args) {
         .num("elapsed_ms", static_cast<uint64_t>(elapsed_ns / kNsPerMs))
         .num("pps", static_cast<uint64_t>(static_cast<double>(sent) * kNsPerSec / elapsed_ns))
         .boolean("completed", finished).raw("errnos", errno_counts_json(errnos)).print();
+    std::fflush(stdout);
+    timespec left{static_cast<time_t>(exit_after_us / 1'000'000), static_cast<long>(exit_after_us % 1'000'000) * 1000};
+    while (nanosleep(&left, &left) != 0 && errno == EINTR) {
+    }
     return 0;
 }
 
