@@ -55,6 +55,9 @@ constexpr Clock::duration kSilenceLimit = 3s;
 constexpr Clock::duration kRequestDeadline = 5s;
 // A client must take its response within this time.
 constexpr Clock::duration kResponseDeadline = 5s;
+// A client that takes no byte of its answer for this long, while others
+// wait for a connection, has stalled: it gives its slot up.
+constexpr Clock::duration kStallLimit = 1s;
 // After the response, how long input is still read (and discarded) so that
 // closing does not reset the connection before the client has read it.
 constexpr Clock::duration kLingerTime = 1s;
@@ -150,8 +153,9 @@ public:
 
     int fd() const { return fd_.get(); }
     Clock::time_point accepted() const { return accepted_; }
-    // Closing it costs no client an answer it is being sent.
-    bool evictable() const { return phase_ != Phase::writing; }
+    // Closing it costs no client an answer it is still taking.
+    bool evictable(Clock::time_point now) const { return phase_ != Phase::writing || now >= evictable_from(); }
+    Clock::time_point evictable_from() const { return last_output_ + kStallLimit; }
     std::uint32_t wanted_events() const { return phase_ == Phase::writing ? EPOLLOUT : EPOLLIN; }
 
     Clock::time_point deadline() const {
@@ -200,6 +204,7 @@ private:
             ssize_t n = ::send(fd(), response_.data() + sent_, response_.size() - sent_, MSG_NOSIGNAL);
             if (n < 0) return would_block() ? Outcome::open : Outcome::finished;
             sent_ += static_cast<std::size_t>(n);
+            last_output_ = now;
         }
         response_ = std::string();
         // Closing a socket with unread input (a refused body, say) resets
@@ -220,12 +225,14 @@ private:
     void enter(Phase phase, Clock::time_point now) {
         phase_ = phase;
         phase_started_ = now;
+        last_output_ = now;
     }
 
     UniqueFd fd_;
     Clock::time_point accepted_;
     Clock::time_point last_input_;
     Clock::time_point phase_started_;
+    Clock::time_point last_output_;
     Phase phase_ = Phase::reading;
     std::array<char, http::kMaxHeadBytes> head_;
     std::size_t received_ = 0;
@@ -283,6 +290,13 @@ private:
 
     void accept_pending(Clock::time_point now) {
         for (int i = 0; i < kAcceptsPerWakeup; ++i) {
+            // Every slot busy answering a client that still reads: newcomers
+            // wait in the listen queue until one finishes or stalls.
+            if (slots_.size() >= kMaxConnections && evictee(now) == slots_.end()) {
+                pause_accepting(next_evictable());
+                waiting_for_room_ = true;
+                return;
+            }
             UniqueFd fd(::accept4(listener_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
             if (fd) {
                 admit(std::move(fd), now);
@@ -292,28 +306,39 @@ private:
             // Short of descriptors or memory the connection stays queued and
             // the listener readable: pause rather than spin on it.
             if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-                control(EPOLL_CTL_MOD, listener_, kListenerId, 0);
-                accept_resumes_ = now + kAcceptPause;
+                pause_accepting(now + kAcceptPause);
                 return;
             }
             // Anything else concerns that one connection (aborted, network errors).
         }
     }
 
-    // At the limit, the connection that has waited longest without being
-    // answered makes room: a client holding many idle connections cannot
-    // lock scrapes out. When every slot is busy answering, the newcomer is
-    // closed at once.
+    void pause_accepting(Clock::time_point until) {
+        control(EPOLL_CTL_MOD, listener_, kListenerId, 0);
+        accept_resumes_ = until;
+        waiting_for_room_ = false;
+    }
+
+    // At the limit, the oldest connection not being answered, or answered
+    // but stalled, makes room: a client holding many connections, idle or
+    // not reading, cannot lock scrapes out.
+    std::vector<Slot>::iterator evictee(Clock::time_point now) {
+        auto oldest = slots_.end();
+        for (auto it = slots_.begin(); it != slots_.end(); ++it)
+            if (it->connection->evictable(now) &&
+                (oldest == slots_.end() || it->connection->accepted() < oldest->connection->accepted()))
+                oldest = it;
+        return oldest;
+    }
+
+    Clock::time_point next_evictable() const {
+        auto next = Clock::time_point::max();
+        for (const Slot& s : slots_) next = std::min(next, s.connection->evictable_from());
+        return next;
+    }
+
     void admit(UniqueFd fd, Clock::time_point now) {
-        if (slots_.size() >= kMaxConnections) {
-            auto oldest = slots_.end();
-            for (auto it = slots_.begin(); it != slots_.end(); ++it)
-                if (it->connection->evictable() &&
-                    (oldest == slots_.end() || it->connection->accepted() < oldest->connection->accepted()))
-                    oldest = it;
-            if (oldest == slots_.end()) return;
-            forget(oldest);
-        }
+        if (slots_.size() >= kMaxConnections) forget(evictee(now));
         std::uint64_t id = next_id_++;
         if (!control(EPOLL_CTL_ADD, fd.get(), id, EPOLLIN)) return;
         slots_.push_back({id, EPOLLIN, std::make_unique<Connection>(std::move(fd), now)});
@@ -337,9 +362,11 @@ private:
             else
                 ++it;
         }
-        if (accept_resumes_ && *accept_resumes_ <= now) {
+        const bool room = waiting_for_room_ && slots_.size() < kMaxConnections;
+        if (accept_resumes_ && (*accept_resumes_ <= now || room)) {
             control(EPOLL_CTL_MOD, listener_, kListenerId, EPOLLIN);
             accept_resumes_.reset();
+            waiting_for_room_ = false;
         }
     }
 
@@ -365,6 +392,7 @@ private:
     std::vector<Slot> slots_;
     std::uint64_t next_id_ = kListenerId + 1;
     std::optional<Clock::time_point> accept_resumes_;
+    bool waiting_for_room_ = false;  // paused because every slot is busy, not for lack of descriptors
 };
 
 std::string bind_failure_remedy(int saved_errno) {

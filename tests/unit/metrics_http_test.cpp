@@ -267,3 +267,31 @@ TEST_F(HostileClients, ShutdownDoesNotWaitForClients) {
     EXPECT_LT(Clock::now() - start, 500ms);
     EXPECT_TRUE(closed_within(clients.back().get(), 100ms));
 }
+
+TEST_F(HostileClients, ClientsThatAskAndNeverReadCannotStarveScrapes) {
+    // An answer of about 3 MB: more than loopback TCP takes from the server
+    // for a client that does not read (about 2.3 MB here), so each such
+    // connection stays in the writing phase.
+    for (int m = 0; m < 15; ++m) {
+        const std::string metric = "nfsleuth_big_" + std::to_string(m);
+        registry.define(metric, MetricsRegistry::Kind::gauge, "Big.", {"name"});
+        for (int i = 0; i < 100; ++i) registry.set(metric, {std::string(2000, 'a') + std::to_string(i)}, i);
+    }
+    std::vector<UniqueFd> not_reading;
+    for (int i = 0; i < 33; ++i) {
+        UniqueFd fd = connect_loopback(port, false, 2048);
+        ASSERT_TRUE(fd);
+        ASSERT_TRUE(send_all(fd.get(), "GET /metrics HTTP/1.1\r\n\r\n"));
+        not_reading.push_back(std::move(fd));
+    }
+    std::this_thread::sleep_for(200ms);
+    // Every slot is taken by a stalled answer: the scrape waits for the
+    // oldest to stall past the limit, then takes its place.
+    for (int i = 0; i < 3; ++i) {
+        auto start = Clock::now();
+        auto scrape = http_get(port, "/metrics");
+        EXPECT_EQ(scrape.status, 200) << "scrape " << i;
+        EXPECT_GT(scrape.body.size(), 3000000u);
+        EXPECT_LT(Clock::now() - start, 3s) << "scrape " << i;
+    }
+}

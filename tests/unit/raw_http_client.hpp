@@ -25,9 +25,12 @@ struct RawResponse {
 
 // A connected socket to 127.0.0.1 (or ::1) with 5 s send and receive
 // timeouts; invalid when the connection fails.
-inline nfsleuth::UniqueFd connect_loopback(int port, bool ipv6 = false) {
+// receive_buffer: SO_RCVBUF set before connecting, so that the window the
+// client offers stays that small (0: the default).
+inline nfsleuth::UniqueFd connect_loopback(int port, bool ipv6 = false, int receive_buffer = 0) {
     nfsleuth::UniqueFd fd(::socket(ipv6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
     if (!fd) return fd;
+    if (receive_buffer) ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer);
     timeval timeout{5, 0};
     ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
     ::setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
