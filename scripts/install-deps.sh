@@ -14,8 +14,8 @@ packages=(
   libclang-rt-dev
   # packaging: .deb through CPack (dpkg-shlibdeps), unit file checks
   dpkg-dev file systemd
-  # runtime tests: namespaces, rules, JSON checks, privilege drops
-  iproute2 iptables nftables jq python3 util-linux procps kmod curl
+  # runtime tests: namespaces, rules, JSON checks, privilege drops, syscalls (strace)
+  iproute2 iptables nftables jq python3 util-linux procps kmod curl strace
   # metrics and fleet files: a real Prometheus, promtool, YAML lint
   prometheus yamllint python3-yaml
   # VM lab: a Debian distro kernel under qemu

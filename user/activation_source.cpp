@@ -66,8 +66,8 @@ struct ActivationSource::Programs {
     bool uses_netlink() const { return hooks.backend() == "tracepoint"; }
 };
 
-ActivationSource::ActivationSource(const CommonOptions& options, KernelProbe& probe, Sink sink)
-    : sink_(std::move(sink)), programs_(std::make_unique<Programs>(options, probe, symbols_)) {
+ActivationSource::ActivationSource(const CommonOptions& options, KernelProbe& probe, Sink sink, NetnsAccess& netns)
+    : sink_(std::move(sink)), netns_(netns), programs_(std::make_unique<Programs>(options, probe, symbols_)) {
     ring_ = std::make_unique<RingBuffer>(bpf_map__fd(programs_->skel->maps.activation_events),
                                          [this](const void* data, std::size_t size) { on_record(data, size); });
     programs_->hooks.attach();
@@ -99,14 +99,14 @@ void ActivationSource::announce_namespaces() {
     // would make the kernel load it.
     if (!module_available("nfnetlink")) return;
     for (const auto& ns : list_network_namespaces()) {
-        run_in_netns(ns.path, [] {
-            UniqueFd fd(::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER));
-            if (!fd) return;
-            nlmsghdr empty{};
-            sockaddr_nl kernel{};
-            kernel.nl_family = AF_NETLINK;
-            (void)::sendto(fd.get(), &empty, sizeof empty, 0, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel);
-        });
+        // Sent from here, not where the socket was made: the programs skip
+        // this process's own messages.
+        auto socket = netns_.open_socket({ns.path, ns.inode}, NetnsSocket::nfnetlink);
+        if (!socket.ok()) continue;
+        nlmsghdr empty{};
+        sockaddr_nl kernel{};
+        kernel.nl_family = AF_NETLINK;
+        (void)::sendto(socket.fd.get(), &empty, sizeof empty, 0, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel);
     }
 }
 
@@ -166,7 +166,7 @@ void ActivationSource::complete(bool all) {
             } else if (read.size() >= kRuleReadsPerCompletion) {
                 base.rules_unread = "too many activations at once";
             } else {
-                rules = read.emplace(p.event.netns, read_namespace_rules(*ns)).first->second;
+                rules = read.emplace(p.event.netns, read_namespace_rules(*ns, netns_)).first->second;
             }
         }
         if (rules && !rules->unread.empty()) {

@@ -17,6 +17,7 @@
 #include "clock.hpp"
 #include "hooks.hpp"
 #include "kallsyms.hpp"
+#include "netns_access.hpp"
 #include "kernel_probe.hpp"
 #include "namespace_rules.hpp"
 
@@ -35,7 +36,9 @@ class ActivationSource {
 public:
     using Sink = std::function<void(const ActivationRecord&)>;
     // Throws Failure(unsupported) when no way to see activations exists here.
-    ActivationSource(const CommonOptions& options, KernelProbe& probe, Sink sink);
+    // Namespaces are entered through `netns`, which must outlive this.
+    ActivationSource(const CommonOptions& options, KernelProbe& probe, Sink sink,
+                     NetnsAccess& netns = in_process_netns());
     ~ActivationSource();
 
     const HookSelection& hooks() const;
@@ -59,6 +62,7 @@ private:
     };
 
     Sink sink_;
+    NetnsAccess& netns_;
     BootClock clock_;
     CgroupPaths cgroups_;
     RunningKernelSymbols symbols_;  // before programs_: they read addresses from it

@@ -124,7 +124,8 @@ void add_tracing_options(CLI::App& cmd, CommonOptions& o, bool filters) {
 void add_drop_options(CLI::App& cmd, DropOptions& d, const std::string& interval_help) {
     cmd.add_option("--interval", d.interval_s, interval_help)->check(positive_seconds)->type_name("SECONDS");
     cmd.add_option("--max-flows", d.max_flows,
-                   "Flows aggregated in the kernel at once (LRU; default 16384); evictions are counted")
+                   "Flows aggregated in the kernel at once (LRU; 64 to 4194304, default 16384); drops of a flow "
+                   "evicted before they were read are counted as missed")
         ->check(CLI::Range(64u, 4194304u).description(""))
         ->type_name("N");
 }
@@ -178,6 +179,11 @@ ParseOutcome parse_command_line(int argc, const char* const* argv, std::ostream&
         "modules",
         "Trace kernel module autoloads and loads, attributed to the process that caused them");
     add_tracing_options(*modules, inv.options, true);
+    // Module events exist only as tracepoints: forcing another backend is a
+    // usage error there, not a missing kernel feature.
+    modules->get_option("--backend")
+        ->description("Attach method: module events are traced through tracepoints only, so auto or tracepoint "
+                      "(fentry and kprobe are refused, exit 2)");
     modules->footer(
         "Examples:\n"
         "  nfsleuth modules                      # live, one line per event, a tree per trigger at exit\n"
@@ -235,7 +241,8 @@ ParseOutcome parse_command_line(int argc, const char* const* argv, std::ostream&
         ->type_name("SECONDS");
     watch->add_flag("--bpf-stats", w.bpf_stats,
                     "Enable the kernel's BPF run-time statistics while running, for the per-program metrics");
-    watch->add_flag("-q,--quiet", w.quiet, "Print no events on stdout (journal and metrics only)");
+    watch->add_flag("-q,--quiet", w.quiet,
+                    "Print nothing on stdout, no events and no summary (journal and metrics only)");
     watch->footer(
         "Events: module_request/module_load/... (as `modules`), ct_drop (as `drops`), ct_activate (conntrack\n"
         "became active in a namespace: the process and the rules behind it), ct_pressure (a table reached\n"

@@ -155,13 +155,13 @@ struct CreationSource::Impl {
 };
 
 CreationSource::CreationSource(const CommonOptions& options, KernelProbe& probe, const CausePlan& plan,
-                               uint32_t max_creators)
+                               uint32_t max_creators, NetnsAccess& netns)
     : impl_(std::make_unique<Impl>(options, probe, plan)) {
     auto& skel = impl_->skel;
     apply_percpu_layout(skel->rodata, probe.kernel_btf());
     bpf_map__set_max_entries(skel->maps.ct_creators, max_creators);
     impl_->hooks.load(skel, "creation programs");
-    if (!plan.backend) impl_->netlink = std::make_unique<CtEventSources>();
+    if (!plan.backend) impl_->netlink = std::make_unique<CtEventSources>(netns);
     if (plan.follows_module) {
         bpf_program* p = bpf_object__find_program_by_name(skel->obj, alloc_program(*plan.backend));
         if (p && bpf_program__fd(p) >= 0)

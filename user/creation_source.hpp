@@ -31,7 +31,9 @@ public:
     // plan: how the drop hooks know causes; where they hook conntrack's
     // functions (fentry or kprobe, or kprobes following the nf_conntrack
     // module) the allocation is hooked too, otherwise netlink events are read.
-    CreationSource(const CommonOptions& options, KernelProbe& probe, const CausePlan& plan, uint32_t max_creators);
+    // Netlink subscriptions are opened through `netns`, which must outlive this.
+    CreationSource(const CommonOptions& options, KernelProbe& probe, const CausePlan& plan, uint32_t max_creators,
+                   NetnsAccess& netns = in_process_netns());
     ~CreationSource();
 
     // "allocation (fentry)", "allocation (kprobe)" or "netlink".

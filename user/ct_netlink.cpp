@@ -134,41 +134,6 @@ std::optional<CtCreation> parse_ct_new_message(const void* data, std::size_t len
 
 namespace {
 
-// Big enough for a burst of creations to wait until the next drain.
-constexpr int kReceiveBuffer = 8 << 20;
-
-std::optional<uint64_t> netns_inode_here() {
-    struct stat st{};
-    if (::stat("/proc/thread-self/ns/net", &st) != 0) return std::nullopt;
-    return st.st_ino;
-}
-
-// A socket in the calling thread's namespace, subscribed to creations.
-UniqueFd open_here(int& error) {
-    UniqueFd fd(::socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_NETFILTER));
-    if (!fd) {
-        error = errno;
-        return {};
-    }
-    // FORCE ignores net.core.rmem_max (needs CAP_NET_ADMIN); plain SO_RCVBUF
-    // is capped by it but better than the default.
-    int size = kReceiveBuffer;
-    if (::setsockopt(fd.get(), SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) != 0)
-        ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
-    sockaddr_nl addr{};
-    addr.nl_family = AF_NETLINK;
-    if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
-        error = errno;
-        return {};
-    }
-    int group = NFNLGRP_CONNTRACK_NEW;
-    if (::setsockopt(fd.get(), SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &group, sizeof group) != 0) {
-        error = errno;
-        return {};
-    }
-    return fd;
-}
-
 Failure subscribe_failure(const NetnsInfo& ns, const CtSubscribeError& why) {
     const std::string where = "network namespace " + ns.name + " (" + ns.path + ")";
     const std::string cause = why.error ? ": " + describe_errno(why.error) : std::string();
@@ -178,6 +143,8 @@ Failure subscribe_failure(const NetnsInfo& ns, const CtSubscribeError& why) {
         return Failure(ExitCode::privilege, "cannot enter the " + where + cause,
                        "run nfsleuth as root (entering a namespace needs CAP_SYS_ADMIN)");
     }
+    if (why.stage == CtSubscribeError::Stage::broker)
+        return Failure(ExitCode::failure, "the namespace broker could not subscribe in the " + where + cause);
     if (why.error == EPERM || why.error == EACCES)
         return Failure(ExitCode::privilege, "not allowed to subscribe to conntrack events in the " + where + cause,
                        "run nfsleuth as root or with CAP_NET_ADMIN");
@@ -187,44 +154,30 @@ Failure subscribe_failure(const NetnsInfo& ns, const CtSubscribeError& why) {
     return Failure(ExitCode::failure, "cannot subscribe to conntrack events in the " + where + cause);
 }
 
-CtEventSubscription open_or_throw(const NetnsInfo& ns) {
+CtEventSubscription open_or_throw(const NetnsInfo& ns, NetnsAccess& access) {
     CtSubscribeError why;
-    auto sub = CtEventSubscription::try_open(ns, why);
+    auto sub = CtEventSubscription::try_open(ns, access, why);
     if (!sub) throw subscribe_failure(ns, why);
     return std::move(*sub);
 }
 
 }  // namespace
 
-CtEventSubscription::CtEventSubscription(const NetnsInfo& ns) : CtEventSubscription(open_or_throw(ns)) {}
+CtEventSubscription::CtEventSubscription(const NetnsInfo& ns, NetnsAccess& access)
+    : CtEventSubscription(open_or_throw(ns, access)) {}
 
-std::optional<CtEventSubscription> CtEventSubscription::try_open(const NetnsInfo& ns, CtSubscribeError& why) {
-    UniqueFd fd;
-    int error = 0;
-    bool right_namespace = false;
-    auto open = [&] {
-        // A /proc/PID path may name another namespace by now (PID reused).
-        right_namespace = netns_inode_here() == ns.inode;
-        if (right_namespace) fd = open_here(error);
-    };
-    if (netns_inode_here() == ns.inode) {
-        open();  // our own namespace: no setns, no CAP_SYS_ADMIN needed
-    } else if (!run_in_netns(ns.path, open)) {
-        // run_in_netns loses setns()'s errno; a failing open() tells the
-        // likeliest cause, otherwise the error stays unknown (0).
-        UniqueFd probe(::open(ns.path.c_str(), O_RDONLY | O_CLOEXEC));
-        why = {CtSubscribeError::Stage::enter, probe ? 0 : errno};
-        return std::nullopt;
+std::optional<CtEventSubscription> CtEventSubscription::try_open(const NetnsInfo& ns, NetnsAccess& access,
+                                                                 CtSubscribeError& why) {
+    // With the inode: a /proc/PID path may name another namespace by now.
+    auto opened = access.open_socket({ns.path, ns.inode}, NetnsSocket::conntrack_new_events);
+    switch (opened.status) {
+        case NetnsStatus::ok: return CtEventSubscription(std::move(opened.fd), ns.inode);
+        case NetnsStatus::moved: why = {CtSubscribeError::Stage::enter, ENOENT}; break;
+        case NetnsStatus::unreachable: why = {CtSubscribeError::Stage::enter, opened.error}; break;
+        case NetnsStatus::failed: why = {CtSubscribeError::Stage::subscribe, opened.error}; break;
+        case NetnsStatus::no_broker: why = {CtSubscribeError::Stage::broker, opened.error}; break;
     }
-    if (!right_namespace) {
-        why = {CtSubscribeError::Stage::enter, ENOENT};
-        return std::nullopt;
-    }
-    if (!fd) {
-        why = {CtSubscribeError::Stage::subscribe, error};
-        return std::nullopt;
-    }
-    return CtEventSubscription(std::move(fd), ns.inode);
+    return std::nullopt;
 }
 
 std::size_t CtEventSubscription::drain(const std::function<void(const CtCreation&)>& on_new) {
@@ -271,7 +224,7 @@ std::size_t CtEventSubscription::drain(const std::function<void(const CtCreation
 
 // ---- all namespaces ---------------------------------------------------------
 
-CtEventSources::CtEventSources() : epoll_(::epoll_create1(EPOLL_CLOEXEC)) {
+CtEventSources::CtEventSources(NetnsAccess& access) : access_(access), epoll_(::epoll_create1(EPOLL_CLOEXEC)) {
     if (!epoll_) throw Failure(ExitCode::failure, "epoll_create1 failed: " + describe_errno(errno));
 }
 
@@ -299,12 +252,12 @@ void CtEventSources::refresh(const std::vector<NetnsInfo>& current) {
         const auto& ns = current[i];
         if (subs_.count(ns.inode)) continue;
         CtSubscribeError why;
-        auto sub = CtEventSubscription::try_open(ns, why);
+        auto sub = CtEventSubscription::try_open(ns, access_, why);
         if (!sub) {
             if (!refreshed_ && i == 0) throw subscribe_failure(ns, why);
             // Retried at every refresh, counted once while it keeps failing.
             if (failing_.insert(ns.inode).second)
-                ++(why.stage == CtSubscribeError::Stage::enter ? unreachable_ : refused_);
+                ++(why.stage == CtSubscribeError::Stage::subscribe ? refused_ : unreachable_);
             continue;
         }
         failing_.erase(ns.inode);

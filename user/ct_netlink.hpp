@@ -47,6 +47,7 @@ struct CtSubscribeError {
     enum class Stage {
         enter,      // the namespace is gone or cannot be entered (no CAP_SYS_ADMIN)
         subscribe,  // socket, bind or group membership refused (EPERM without CAP_NET_ADMIN)
+        broker,     // the namespace broker is gone
     };
     Stage stage = Stage::enter;
     int error = 0;  // errno
@@ -57,10 +58,12 @@ struct CtSubscribeError {
 // the namespace is gone.
 class CtEventSubscription {
 public:
-    // Throws Failure if the namespace cannot be entered or subscribed to.
-    explicit CtEventSubscription(const NetnsInfo& ns);
+    // Opened inside the namespace through `access`. Throws Failure if the
+    // namespace cannot be entered or subscribed to.
+    explicit CtEventSubscription(const NetnsInfo& ns, NetnsAccess& access = in_process_netns());
     // The same, reporting the failure instead of throwing.
-    static std::optional<CtEventSubscription> try_open(const NetnsInfo& ns, CtSubscribeError& why);
+    static std::optional<CtEventSubscription> try_open(const NetnsInfo& ns, NetnsAccess& access,
+                                                       CtSubscribeError& why);
 
     int fd() const { return fd_.get(); }
     uint64_t netns_inode() const { return netns_ino_; }
@@ -89,7 +92,8 @@ private:
 // The subscriptions of a changing set of namespaces, behind one epoll fd.
 class CtEventSources {
 public:
-    CtEventSources();
+    // Subscriptions are opened through `access`, which must outlive this.
+    explicit CtEventSources(NetnsAccess& access = in_process_netns());
 
     // Subscribes to every namespace in `current` not yet subscribed and drops
     // the subscriptions of namespaces no longer listed. Namespaces that
@@ -118,6 +122,7 @@ public:
     uint64_t refused() const { return refused_; }
 
 private:
+    NetnsAccess& access_;
     UniqueFd epoll_;
     std::map<uint64_t, CtEventSubscription> subs_;  // by namespace inode
     std::set<uint64_t> failing_;                     // skipped at the last refresh, already counted

@@ -2,11 +2,8 @@
 #include "ct_stat.hpp"
 
 #include <charconv>
-#include <fstream>
 #include <map>
 #include <sstream>
-
-#include "netns.hpp"
 
 namespace nfsleuth {
 
@@ -56,21 +53,6 @@ CtCpuStat total(const std::vector<CtCpuStat>& per_cpu) {
         sum.early_drop += s.early_drop;
     }
     return sum;
-}
-
-std::optional<std::vector<CtCpuStat>> read_ct_stat_here() {
-    // thread-self: /proc/self/net would name the thread group's namespace.
-    std::ifstream in("/proc/thread-self/net/stat/nf_conntrack");
-    if (!in) return std::nullopt;
-    std::stringstream text;
-    text << in.rdbuf();
-    return parse_ct_stat(text.str());
-}
-
-std::optional<std::vector<CtCpuStat>> read_ct_stat(const std::string& netns_path) {
-    std::optional<std::vector<CtCpuStat>> result;
-    run_in_netns(netns_path, [&] { result = read_ct_stat_here(); });
-    return result;
 }
 
 }  // namespace nfsleuth

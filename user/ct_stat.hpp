@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 // The per-CPU conntrack statistics of a network namespace
-// (/proc/net/stat/nf_conntrack, read from inside the namespace).
+// (/proc/net/stat/nf_conntrack, opened inside the namespace).
 #pragma once
 #include <cstdint>
 #include <optional>
@@ -26,9 +26,5 @@ std::optional<std::vector<CtCpuStat>> parse_ct_stat(std::string_view text);
 // Sum over CPUs.
 CtCpuStat total(const std::vector<CtCpuStat>& per_cpu);
 
-// Reads the statistics of the calling thread's network namespace.
-std::optional<std::vector<CtCpuStat>> read_ct_stat_here();
-// Reads the statistics of the namespace that `netns_path` refers to.
-std::optional<std::vector<CtCpuStat>> read_ct_stat(const std::string& netns_path);
 
 }  // namespace nfsleuth

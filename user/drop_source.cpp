@@ -156,11 +156,11 @@ struct DropSource::Programs {
     // The programs classify a drop by the conntrack counters moving since
     // the last drop they saw; start them from the counters' current values.
     // Returns each namespace's totals.
-    std::map<uint64_t, CtCpuStat> prime_counters() {
+    std::map<uint64_t, CtCpuStat> prime_counters(NetnsAccess& netns) {
         std::map<uint64_t, CtCpuStat> totals;
         int fd = bpf_map__fd(skel->maps.ct_stat_seen);
         for (const auto& ns : list_network_namespaces()) {
-            auto stats = read_ct_stat(ns.path);
+            auto stats = read_conntrack_files(netns, {ns.path, ns.inode}, file_bit(NetnsFile::conntrack_stat)).stat;
             if (!stats) continue;
             totals[ns.inode] = total(*stats);
             for (const auto& st : *stats) {
@@ -173,8 +173,10 @@ struct DropSource::Programs {
     }
 };
 
-DropSource::DropSource(const CommonOptions& options, const DropOptions& drop_options, KernelProbe& probe, Sink sink)
-    : cause_plan_(plan_cause_hooks(probe, parse_backend(options.backend))),
+DropSource::DropSource(const CommonOptions& options, const DropOptions& drop_options, KernelProbe& probe, Sink sink,
+                       NetnsAccess& netns)
+    : netns_(netns),
+      cause_plan_(plan_cause_hooks(probe, parse_backend(options.backend))),
       sink_(std::move(sink)),
       agreement_(cause_plan_.backend && !cause_plan_.follows_module) {
     programs_ = std::make_unique<Programs>(options, cause_plan_, probe);
@@ -211,7 +213,7 @@ DropSource::DropSource(const CommonOptions& options, const DropOptions& drop_opt
         else
             cause_note_ = "the kernel refused the kprobes on nf_conntrack's functions";
     }
-    for (const auto& [inode, sum] : programs_->prime_counters()) {
+    for (const auto& [inode, sum] : programs_->prime_counters(netns_)) {
         start_drops_[inode] = sum.drop;
         agreement_.before_attach(static_cast<uint32_t>(inode), kernel_counters(sum));
     }
@@ -227,7 +229,7 @@ DropSource::DropSource(const CommonOptions& options, const DropOptions& drop_opt
     follow_conntrack();
     // The other side of each namespace's baseline (see kernel_agreement.hpp).
     auto namespaces = list_network_namespaces();
-    read_conntrack_fill(namespaces);
+    read_conntrack_fill(namespaces, netns_);
     check_against_kernel(namespaces);
 }
 
@@ -244,7 +246,7 @@ std::optional<std::string> DropSource::follow_conntrack() {
         case ModuleHooks::Change::detached:
             // Back to the counters: from their values now, not from when the
             // hooks took over.
-            programs_->prime_counters();
+            programs_->prime_counters(netns_);
             programs_->causes_from(std::nullopt);
             agreement_.restart(false);
             return "nf_conntrack was unloaded: its kprobes are detached; drop causes come from conntrack's counters "
@@ -331,21 +333,21 @@ void DropSource::emit(const DropRecord& r) {
 }
 
 std::map<uint32_t, NetnsFill> namespace_fill(const std::vector<uint32_t>& wanted,
-                                             const std::map<uint64_t, uint64_t>& start_drops) {
+                                             const std::map<uint64_t, uint64_t>& start_drops,
+                                             NetnsAccess& access) {
     std::map<uint32_t, NetnsFill> fill;
     for (const auto& ns : list_network_namespaces()) {
         auto inode = static_cast<uint32_t>(ns.inode);
         if (std::find(wanted.begin(), wanted.end(), inode) == wanted.end()) continue;
         NetnsFill f{ns.name, std::nullopt, std::nullopt, std::nullopt};
         // Only the namespaces with drops are entered, each once.
-        run_in_netns(ns.path, [&] {
-            f.count = read_number_file("/proc/sys/net/netfilter/nf_conntrack_count");
-            f.max = read_number_file("/proc/sys/net/netfilter/nf_conntrack_max");
-            if (auto stats = read_ct_stat_here()) {
-                auto start = start_drops.find(ns.inode);
-                f.kernel_drops = total(*stats).drop - (start == start_drops.end() ? 0 : start->second);
-            }
-        });
+        auto files = read_conntrack_files(access, {ns.path, ns.inode});
+        f.count = files.count;
+        f.max = files.max;
+        if (files.stat) {
+            auto start = start_drops.find(ns.inode);
+            f.kernel_drops = total(*files.stat).drop - (start == start_drops.end() ? 0 : start->second);
+        }
         fill[inode] = f;
     }
     return fill;

@@ -52,7 +52,9 @@ constexpr std::chrono::milliseconds kModuleFollowPeriod{200};
 class DropSource {
 public:
     using Sink = std::function<void(const DropRecord&, const DropContext&)>;
-    DropSource(const CommonOptions& options, const DropOptions& drop_options, KernelProbe& probe, Sink sink);
+    // Namespaces are read through `netns`, which must outlive this.
+    DropSource(const CommonOptions& options, const DropOptions& drop_options, KernelProbe& probe, Sink sink,
+               NetnsAccess& netns = in_process_netns());
     ~DropSource();
 
     // "fentry" or "kprobe" when conntrack's functions give the causes,
@@ -91,6 +93,7 @@ public:
 private:
     struct Programs;
     std::unique_ptr<Programs> programs_;
+    NetnsAccess& netns_;
     CausePlan cause_plan_;
     std::string cause_note_;
     std::map<uint64_t, uint64_t> start_drops_;
@@ -106,6 +109,7 @@ private:
 
 // Fill and kernel drop count of the given namespaces (entered once each).
 std::map<uint32_t, NetnsFill> namespace_fill(const std::vector<uint32_t>& wanted,
-                                             const std::map<uint64_t, uint64_t>& start_drops);
+                                             const std::map<uint64_t, uint64_t>& start_drops,
+                                             NetnsAccess& access = in_process_netns());
 
 }  // namespace nfsleuth

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include <iostream>
+#include <string_view>
 
 #include "bpf_support.hpp"
 #include "cli.hpp"
@@ -7,11 +8,14 @@
 #include "drops_command.hpp"
 #include "error.hpp"
 #include "modules_command.hpp"
+#include "netns_broker.hpp"
 #include "watch_command.hpp"
 #include "why_command.hpp"
 
 int main(int argc, char** argv) {
     using namespace nfsleuth;
+    // `watch` runs itself again as its netns broker; not a command.
+    if (argc == 2 && std::string_view(argv[1]) == kBrokerEntry) return run_netns_broker(kBrokerChannelFd);
     auto parsed = parse_command_line(argc, argv, std::cout, std::cerr);
     if (!parsed.invocation) return parsed.exit_code;
     const Invocation& inv = *parsed.invocation;

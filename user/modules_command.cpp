@@ -27,14 +27,15 @@ ExitCode run_modules(const CommonOptions& options) {
     // Before anything slow: a signal during loading ends the run cleanly once
     // the loop starts, and SIGHUP never kills.
     SignalInbox signals;
-    require_module_support();
-    require_tracing_privileges();
+    // A usage error first, whatever the kernel: it is one on every host.
     if (auto forced = parse_backend(options.backend); forced && *forced != Backend::tracepoint) {
         throw Failure(ExitCode::usage,
                       "module events are only traced through tracepoints; --backend " + options.backend +
                           " applies to conntrack hooks",
                       "use --backend auto or --backend tracepoint with `modules`");
     }
+    require_module_support();
+    require_tracing_privileges();
 
     KernelProbe probe(options.btf);
     ModuleSummary summary;

@@ -1,57 +1,35 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include "namespace_rules.hpp"
 
-#include <unistd.h>
-
-#include <filesystem>
+#include <cerrno>
 
 #include "module_tree.hpp"
 
 namespace nfsleuth {
 
-namespace {
-
-namespace fs = std::filesystem;
-
-constexpr std::chrono::seconds kToolTimeout{10};
-
-std::optional<std::string> find_program(const std::string& name) {
-    for (const char* dir : {"/usr/sbin", "/sbin", "/usr/bin", "/bin", "/usr/local/sbin"}) {
-        fs::path p = fs::path(dir) / name;
-        if (::access(p.c_str(), X_OK) == 0) return p.string();
-    }
-    return std::nullopt;
-}
-
-}  // namespace
-
-NamespaceRules read_namespace_rules(const NetnsInfo& ns) {
+NamespaceRules read_namespace_rules(const NetnsInfo& ns, NetnsAccess& access) {
     NamespaceRules out;
     out.name = ns.name;
     out.inode = ns.inode;
     out.ct_count = ns.ct_count;
+    const NetnsTarget target{ns.path, ns.inode};
     if (module_available("nf_tables")) {
-        if (auto nft = find_program("nft")) {
-            auto listing = output_in_netns(ns.path, *nft, {"nft", "-a", "list", "ruleset"}, "", kToolTimeout);
-            if (listing) {
-                for (auto& r : conntrack_rules_from_nft(*listing)) out.rules.push_back(std::move(r));
-            } else {
-                out.unread.push_back("nftables");
-            }
-        } else {
+        auto listing = access.run_tool(target, RuleTool::nft);
+        if (listing.ok()) {
+            for (auto& r : conntrack_rules_from_nft(listing.output)) out.rules.push_back(std::move(r));
+        } else if (listing.status == NetnsStatus::failed && listing.error == ENOENT) {
             out.unread.push_back("nftables (nft is not installed)");
+        } else {
+            out.unread.push_back("nftables");
         }
     }
-    // The legacy tables exist in a namespace only once used there; the save
-    // tools are not run where they are absent (they would load modules).
-    for (const auto& [tool, names] : {std::pair<std::string, std::string>{"iptables-legacy-save", "/proc/net/ip_tables_names"},
-                                      {"ip6tables-legacy-save", "/proc/net/ip6_tables_names"}}) {
-        auto program = find_program(tool);
-        if (!program) continue;
-        auto listing = output_in_netns(ns.path, *program, {tool}, names, kToolTimeout);
-        if (!listing) continue;
-        const std::string source = tool.substr(0, tool.size() - std::string("-save").size());
-        for (auto& r : conntrack_rules_from_iptables_save(*listing, source)) out.rules.push_back(std::move(r));
+    // Missing tools and namespaces without legacy tables are not worth a word.
+    for (RuleTool tool : {RuleTool::iptables_legacy_save, RuleTool::ip6tables_legacy_save}) {
+        auto listing = access.run_tool(target, tool);
+        if (!listing.ok()) continue;
+        const std::string name = tool_name(tool);
+        const std::string source = name.substr(0, name.size() - std::string("-save").size());
+        for (auto& r : conntrack_rules_from_iptables_save(listing.output, source)) out.rules.push_back(std::move(r));
     }
     return out;
 }

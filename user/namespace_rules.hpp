@@ -24,7 +24,7 @@ struct NamespaceRules {
 
 // nftables rulesets are read only where nf_tables is loaded or built in
 // (nft would make the kernel load it), legacy ones only in namespaces that
-// have legacy tables.
-NamespaceRules read_namespace_rules(const NetnsInfo& ns);
+// have legacy tables. The tools run inside the namespace through `access`.
+NamespaceRules read_namespace_rules(const NetnsInfo& ns, NetnsAccess& access = in_process_netns());
 
 }  // namespace nfsleuth

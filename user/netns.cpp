@@ -1,30 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include "netns.hpp"
 
-#include <fcntl.h>
-#include <poll.h>
-#include <sched.h>
-#include <signal.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <cerrno>
 
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <set>
-#include <thread>
-
-#include "unique_fd.hpp"
 
 namespace nfsleuth {
 
 namespace fs = std::filesystem;
-
-// Enough for the largest rulesets; more is cut, not buffered without bound.
-constexpr std::size_t kMaxToolOutput = 64 << 20;
 
 std::optional<uint64_t> read_number_file(const std::string& path) {
     std::ifstream in(path);
@@ -83,85 +69,15 @@ std::vector<NetnsInfo> list_network_namespaces() {
 }
 
 bool run_in_netns(const std::string& netns_path, const std::function<void()>& fn) {
-    bool entered = false;
-    std::thread worker([&] {
-        int fd = ::open(netns_path.c_str(), O_RDONLY | O_CLOEXEC);
-        if (fd < 0) return;
-        entered = ::setns(fd, CLONE_NEWNET) == 0;
-        ::close(fd);
-        if (entered) fn();
-    });
-    worker.join();
-    return entered;
+    return in_netns({netns_path, 0}, fn).ok();
 }
 
-std::optional<std::string> output_in_netns(const std::string& netns_path, const std::string& program,
-                                           const std::vector<std::string>& argv, const std::string& required_path,
-                                           std::chrono::milliseconds timeout) {
-    // Everything the child needs is prepared before fork(): after it, a
-    // multi-threaded process may only make async-signal-safe calls.
-    UniqueFd netns(::open(netns_path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!netns) return std::nullopt;
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    int pipe_fds[2];
-    if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return std::nullopt;
-    UniqueFd read_end(pipe_fds[0]), write_end(pipe_fds[1]);
-
-    const pid_t child = ::fork();
-    if (child < 0) return std::nullopt;
-    if (child == 0) {
-        // The event loop blocks SIGINT/SIGTERM/SIGHUP for its signalfd; the
-        // tool must not inherit that mask through exec.
-        sigset_t none;
-        sigemptyset(&none);
-        ::sigprocmask(SIG_SETMASK, &none, nullptr);
-        if (::setns(netns.get(), CLONE_NEWNET) != 0) ::_exit(126);
-        if (!required_path.empty() && ::access(required_path.c_str(), F_OK) != 0) ::_exit(125);
-        int null = ::open("/dev/null", O_RDWR);
-        if (null < 0 || ::dup2(null, STDIN_FILENO) < 0 || ::dup2(null, STDERR_FILENO) < 0 ||
-            ::dup2(write_end.get(), STDOUT_FILENO) < 0)
-            ::_exit(126);
-        ::execv(program.c_str(), args.data());
-        ::_exit(127);
-    }
-    write_end.reset();
-
-    std::string out;
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    bool timed_out = false;
-    for (;;) {
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-        if (left.count() <= 0) {
-            timed_out = true;
-            break;
-        }
-        pollfd p{read_end.get(), POLLIN, 0};
-        int ready = ::poll(&p, 1, static_cast<int>(left.count()));
-        if (ready < 0 && errno == EINTR) continue;
-        if (ready <= 0) continue;
-        char buf[65536];
-        ssize_t n = ::read(read_end.get(), buf, sizeof buf);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) break;
-        if (out.size() < kMaxToolOutput) out.append(buf, static_cast<std::size_t>(n));
-    }
-    if (timed_out) ::kill(child, SIGKILL);
-    int status = 0;
-    while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
-    }
-    if (timed_out || !WIFEXITED(status) || WEXITSTATUS(status) != 0) return std::nullopt;
-    return out;
-}
-
-void read_conntrack_fill(std::vector<NetnsInfo>& namespaces) {
+void read_conntrack_fill(std::vector<NetnsInfo>& namespaces, NetnsAccess& access) {
     for (auto& ns : namespaces) {
-        run_in_netns(ns.path, [&ns] {
-            ns.ct_count = read_number_file("/proc/sys/net/netfilter/nf_conntrack_count");
-            ns.ct_max = read_number_file("/proc/sys/net/netfilter/nf_conntrack_max");
-            if (auto stat = read_ct_stat_here()) ns.ct_stat = total(*stat);
-        });
+        auto files = read_conntrack_files(access, {ns.path, ns.inode});
+        ns.ct_count = files.count;
+        ns.ct_max = files.max;
+        if (files.stat) ns.ct_stat = total(*files.stat);
     }
 }
 

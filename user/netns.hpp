@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 // Network namespaces visible from here, and their conntrack table fill.
 #pragma once
-#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -9,6 +8,7 @@
 #include <vector>
 
 #include "ct_stat.hpp"
+#include "netns_access.hpp"
 
 namespace nfsleuth {
 
@@ -25,24 +25,13 @@ struct NetnsInfo {
 // /proc/PID/ns/net, the initial one first.
 std::vector<NetnsInfo> list_network_namespaces();
 
-// Fills ct_count, ct_max and ct_stat by reading the conntrack sysctls and
-// statistics from inside each namespace.
-void read_conntrack_fill(std::vector<NetnsInfo>& namespaces);
+// Fills ct_count, ct_max and ct_stat from the conntrack sysctls and
+// statistics each namespace has, opened inside it through `access`.
+void read_conntrack_fill(std::vector<NetnsInfo>& namespaces, NetnsAccess& access = in_process_netns());
 
-// Runs fn on a short-lived thread inside the namespace `netns_path` refers
-// to; setns() moves only that thread, the caller never leaves its own.
+// Runs fn inside the namespace `netns_path` refers to (see in_netns).
 // Returns false (fn not run) if the namespace cannot be entered.
 bool run_in_netns(const std::string& netns_path, const std::function<void()>& fn);
-
-// Runs the program at `program` (an absolute path) with argv inside the
-// namespace `netns_path` refers to and returns its standard output, or
-// nullopt when it could not run, failed, or outlived `timeout` (it is
-// killed). `required_path`, when not empty, must exist inside the
-// namespace or the program is not run: it keeps tools from making the
-// kernel autoload what they would look at.
-std::optional<std::string> output_in_netns(const std::string& netns_path, const std::string& program,
-                                           const std::vector<std::string>& argv, const std::string& required_path,
-                                           std::chrono::milliseconds timeout);
 
 // Reads one unsigned number from a file ("/proc/sys/..."), nullopt if absent.
 std::optional<uint64_t> read_number_file(const std::string& path);

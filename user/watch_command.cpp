@@ -29,6 +29,7 @@
 #include "module_output.hpp"
 #include "module_source.hpp"
 #include "netns.hpp"
+#include "netns_broker.hpp"
 #include "pressure.hpp"
 #include "version.hpp"
 
@@ -93,6 +94,38 @@ std::string netns_label(const std::optional<std::string>& name, uint32_t inode) 
     return name ? *name : std::to_string(inode);
 }
 
+// What the daemon keeps once its programs are attached. Namespaces are
+// entered by the netns broker, which keeps CAP_SYS_ADMIN and the network
+// capabilities (netns_broker.cpp).
+std::vector<int> daemon_capabilities(bool follows_conntrack_module) {
+    std::vector<int> keep = {
+        CAP_SYS_PTRACE,       // other processes' /proc files: the namespace links listed
+                              // each sample, cmdline and cgroup of the processes reported
+        CAP_DAC_READ_SEARCH,  // the same files of processes with other credentials
+    };
+    if (follows_conntrack_module) {
+        // Attaching the kprobes on nf_conntrack each time it loads: CAP_BPF
+        // and CAP_PERFMON since 5.8, CAP_SYS_ADMIN before.
+        auto last = read_number_file("/proc/sys/kernel/cap_last_cap");
+        if (last && *last >= CAP_BPF) {
+            keep.push_back(CAP_BPF);
+            keep.push_back(CAP_PERFMON);
+        } else {
+            keep.push_back(CAP_SYS_ADMIN);
+        }
+    }
+    return keep;
+}
+
+ojson broker_lost_event(const std::string& ts, pid_t pid, const std::string& reason) {
+    ojson j;
+    j["type"] = "netns_broker_lost";
+    j["ts"] = ts;
+    j["pid"] = pid;
+    j["reason"] = reason;
+    return j;
+}
+
 // Holds kernel.bpf_stats_enabled on while open (the kernel counts the
 // holders and turns it off with the last one).
 class BpfStatsEnabled {
@@ -138,6 +171,11 @@ ExitCode run_watch(const CommonOptions& options, const DropOptions& drop_options
     std::unique_ptr<BpfStatsEnabled> bpf_stats;
     if (w.bpf_stats) bpf_stats = std::make_unique<BpfStatsEnabled>();
 
+    // Before anything reads a namespace: from here on the namespaces are
+    // entered only by the broker. Declared before the sources, it outlives them.
+    NetnsBrokerProcess broker;
+    BrokerClient netns(broker.take_channel());
+
     auto emit = [&](const ojson& j, const std::string& human) {
         if (journal) journal->append(json_line(j));
         if (!w.quiet) std::cout << (options.json ? json_line(j) : human) << '\n';
@@ -163,7 +201,7 @@ ExitCode run_watch(const CommonOptions& options, const DropOptions& drop_options
                     {r.key.cause ? to_string(*r.key.cause) : "unknown", netns_label(c.netns_name, r.key.netns)},
                     static_cast<double>(r.count));
         emit(to_json(r, c), to_human_line(r, c));
-    });
+    }, netns);
 
     ModuleSummary module_summary;
     std::unique_ptr<ModuleSource> modules;
@@ -190,14 +228,14 @@ ExitCode run_watch(const CommonOptions& options, const DropOptions& drop_options
         activations = std::make_unique<ActivationSource>(options, probe, [&](const ActivationRecord& r) {
             metrics.add("nfsleuth_conntrack_activations_total", {to_string(r.family), r.event.proc.comm});
             emit(to_json(r), to_human_line(r));
-        });
+        }, netns);
     } catch (const Failure& f) {
         if (f.code() != ExitCode::unsupported) throw;
         activations_note = std::string("; ct activations: not traced (") + f.what() + ")";
         activations_given_up = setup_failed(activation_hooks(), f.what());
     }
 
-    CreationSource creations(options, probe, drops.cause_plan(), drop_options.max_flows);
+    CreationSource creations(options, probe, drops.cause_plan(), drop_options.max_flows, netns);
     metrics.set("nfsleuth_build_info", {version, drops.backend()}, 1);
     // Every source's hooks: how each is traced, or why not (those following
     // nf_conntrack change as it comes and goes).
@@ -218,13 +256,7 @@ ExitCode run_watch(const CommonOptions& options, const DropOptions& drop_options
     // that memory back to the system rather than keep it resident.
     malloc_trim(0);
 
-    // Attached: keep only what following namespaces as they come needs.
-    std::vector<int> keep = {CAP_SYS_ADMIN, CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH};
-    // Reading a namespace's rules after an activation runs nft and the
-    // iptables-legacy save tools: netlink and raw sockets.
-    if (creations.uses_netlink() || activations) keep.push_back(CAP_NET_ADMIN);
-    if (activations) keep.push_back(CAP_NET_RAW);
-    const uint64_t kept = keep_only_capabilities(keep);
+    const uint64_t kept = keep_only_capabilities(daemon_capabilities(drops.cause_plan().follows_module));
 
     BootClock clock;
     CreatorStats creators;
@@ -305,7 +337,7 @@ ExitCode run_watch(const CommonOptions& options, const DropOptions& drop_options
         auto namespaces = list_network_namespaces();
         // The fill first: the creations read after it include every entry
         // it counts.
-        read_conntrack_fill(namespaces);
+        read_conntrack_fill(namespaces, netns);
         creations.refresh(namespaces);
         creations.drain();
         for (auto& c : creations.collect()) {
@@ -339,6 +371,22 @@ ExitCode run_watch(const CommonOptions& options, const DropOptions& drop_options
             emit(to_json(change, top, w.threshold_percent, ts, creations.method()),
                  to_human_line(change, top, w.threshold_percent, ts));
         }
+    };
+
+    // The broker cannot be started again without the privileges given up:
+    // what needs it stops, loudly, and the rest goes on.
+    bool broker_lost = false;
+    auto check_broker = [&] {
+        if (broker_lost) return;
+        // A broker that closed its end is about to be reaped: its end says why.
+        auto ended = broker.ended(netns.broken() ? std::chrono::milliseconds(500) : std::chrono::milliseconds(0));
+        if (!ended && !netns.broken()) return;
+        broker_lost = true;
+        const std::string reason = ended ? *ended : "stopped answering: " + *netns.broken();
+        emit_warning(broker_lost_event(clock.rfc3339(BootClock::boot_now_ns()), broker.pid(), reason),
+                     "nfsleuth: warning: the netns broker (pid " + std::to_string(broker.pid()) + ") is lost (" + reason + ")" +
+                         ": the conntrack fill and counters of namespaces, creations in namespaces not yet "
+                         "subscribed and activation rules are no longer read; drops are still counted");
     };
 
     auto flush = [&] {
@@ -379,6 +427,7 @@ ExitCode run_watch(const CommonOptions& options, const DropOptions& drop_options
         drops.drain();
         drops.sweep();
         sample();
+        check_broker();
         update_accounting();
         if (bpf_stats) update_bpf_stats();
         flush();
@@ -412,6 +461,7 @@ ExitCode run_watch(const CommonOptions& options, const DropOptions& drop_options
     if (server) banner += "; metrics: http://" + server->address() + "/metrics";
     if (journal) banner += "; journal: " + journal->path();
     banner += "; capabilities kept: " + capability_names(kept);
+    banner += "; netns broker: pid " + std::to_string(broker.pid()) + " with " + capability_names(broker.capabilities());
     if (!options.duration_s) banner += "; Ctrl-C to stop";
     std::cerr << banner << std::endl;
 
@@ -438,7 +488,7 @@ ExitCode run_watch(const CommonOptions& options, const DropOptions& drop_options
 
     DropAccounting d = drops.accounting();
     CreationAccounting c = creations.accounting();
-    auto fill = namespace_fill(drop_summary.namespaces(), drops.start_drops());
+    auto fill = namespace_fill(drop_summary.namespaces(), drops.start_drops(), netns);
     ojson summary;
     summary["type"] = "summary";
     summary["command"] = "watch";
@@ -509,7 +559,8 @@ ExitCode run_watch(const CommonOptions& options, const DropOptions& drop_options
         journal->append(json_line(summary));
         journal->flush();
     }
-    std::cout << (options.json ? json_line(summary) : human) << std::endl;
+    // --quiet: the summary is an event too (journal and metrics only).
+    if (!w.quiet) std::cout << (options.json ? json_line(summary) : human) << std::endl;
     return ExitCode::ok;
 }
 

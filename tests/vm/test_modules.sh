@@ -33,6 +33,9 @@ start_nfsleuth human modules
 human_pid=$NFSLEUTH_BG_PID
 start_nfsleuth json modules --json
 json_pid=$NFSLEUTH_BG_PID
+# --comm: only nft's events and what nft triggered.
+start_nfsleuth comm modules --json --comm nft
+comm_pid=$NFSLEUTH_BG_PID
 
 # 1. The original report: iptables-legacy -t nat -L from a wrapper script.
 cat >"$WORK/ipt-wrapper" <<'SH'
@@ -57,7 +60,7 @@ SH
 # waits for a start file right before its socket() call.
 racer='import os, socket, sys, time
 open(sys.argv[1], "w").write(str(os.getpid()))
-deadline = time.monotonic() + 60
+deadline = time.monotonic() + 180
 while not os.path.exists(sys.argv[2]):
     if time.monotonic() > deadline:
         sys.exit("no start signal")
@@ -77,6 +80,10 @@ race_a=$!
 python3 -c "$racer" "$WORK/race-b.pid" "$WORK/go" 38 5 0 & # AF_ALG: net-pf-38 -> af_alg
 race_b=$!
 until [[ -s "$WORK/race-a.pid" && -s "$WORK/race-b.pid" ]]; do sleep 0.05; done
+# --pid: a tracer of racer A only, started now that its pid is known (the
+# racers wait up to 180 s), on the only backend module events have.
+start_nfsleuth pid modules --json --pid "$(cat "$WORK/race-a.pid")" --backend tracepoint
+pid_pid=$NFSLEUTH_BG_PID
 touch "$WORK/go"
 wait "$race_a" "$race_b"
 # A netlink-driven autoload too: rtnl-link-dummy.
@@ -87,6 +94,9 @@ stop_nfsleuth "$json_pid" || fail "nfsleuth modules --json exited with $? on SIG
 pass "JSON tracer exits 0 on SIGINT"
 stop_nfsleuth "$human_pid" || fail "nfsleuth modules exited with $? on SIGINT"
 pass "human tracer exits 0 on SIGINT"
+stop_nfsleuth "$comm_pid" || fail "nfsleuth modules --comm nft exited with $? on SIGINT"
+stop_nfsleuth "$pid_pid" || fail "nfsleuth modules --pid exited with $? on SIGINT"
+pass "--comm and --pid tracers exit 0 on SIGINT"
 J="$WORK/json.out"
 jq -e . "$J" >/dev/null || fail "JSON output has a line that does not parse"
 pass "every JSON line parses"
@@ -175,3 +185,59 @@ assert_eq 0 "$(jq -c .events_lost <<<"$summary")" "no events lost"
 assert_eq "$(jq -c .events_seen <<<"$summary")" "$(jq -c .events_delivered <<<"$summary")" "every event seen was delivered"
 assert_eq "$(($(wc -l <"$J") - 1))" "$(jq -c .events_delivered <<<"$summary")" "one line per delivered event"
 assert_eq 0 "$(bpftool prog show | grep -cE 'name (btf|raw)_module_' || true)" "no module programs left after SIGINT"
+
+# --- options: --comm, --pid, --backend, --duration, -v, --btf ---------------------
+# The module events of a filtered tracer, as "type module" lines.
+events_of() { jq -r 'select(.type != "summary") | "\(.type) \(.module)"' "$1" | sort; }
+# --comm nft: exactly the events of nft, or triggered by it, that the
+# unfiltered tracer saw (both ran from before the scenarios to after).
+jq -r 'select(.type != "summary" and (.comm == "nft" or .trigger.comm == "nft")) | "\(.type) \(.module)"' "$J" | sort \
+  >"$WORK/comm.expected"
+events_of "$WORK/comm.out" >"$WORK/comm.got"
+grep -qx "module_load nf_tables" "$WORK/comm.got" || fail "modules --comm nft: no load of nf_tables"
+assert_eq "$(cat "$WORK/comm.expected")" "$(cat "$WORK/comm.got")" "modules --comm nft: nft's events, and only those"
+grep -q "iptable_nat\|af_key" "$WORK/comm.got" && fail "modules --comm nft: reported another process's events"
+pass "modules --comm nft: nothing of iptables or the racers"
+# --pid: racer A's request and the loads it triggered; not B's, not later ones.
+jq -r "select(.type != \"summary\" and (.pid == $pid_a or .trigger.pid == $pid_a)) | \"\(.type) \(.module)\"" "$J" | sort \
+  >"$WORK/pid.expected"
+events_of "$WORK/pid.out" >"$WORK/pid.got"
+grep -qx "module_load af_key" "$WORK/pid.got" || fail "modules --pid: no load of af_key"
+assert_eq "$(cat "$WORK/pid.expected")" "$(cat "$WORK/pid.got")" "modules --pid $pid_a: its events, and only those"
+grep -q "af_alg\|dummy" "$WORK/pid.got" && fail "modules --pid: reported racer B's or ip's events"
+pass "modules --pid: nothing of racer B or of ip"
+# --backend tracepoint is the backend in use; fentry and kprobe, which the
+# kernel has, are refused for module events.
+assert_contains "$WORK/pid.err" "nfsleuth: tracing module events (backend tracepoint" "modules --backend tracepoint: the banner"
+assert_eq '["tracepoint"]' "$(jq -s -c '[.[] | select(.type != "summary") | .backend] | unique' "$WORK/pid.out")" \
+  "modules --backend tracepoint: every event's backend"
+for b in fentry kprobe; do
+  run_nfsleuth forced modules --backend "$b" --duration 1
+  assert_eq 2 "$(cat "$WORK/forced.rc")" "modules --backend $b: exit code"
+  assert_contains "$WORK/forced.err" "module events are only traced through tracepoints; --backend $b" \
+    "modules --backend $b: says why"
+done
+# --duration: ends by itself about then, exit 0, with its summary.
+start_nfsleuth dur modules --json --duration 3
+attached=$EPOCHREALTIME
+rc=0
+wait "$NFSLEUTH_BG_PID" || rc=$?
+secs=$(awk -v a="$attached" -v b="$EPOCHREALTIME" 'BEGIN {printf "%.1f", b - a}')
+assert_eq 0 "$rc" "modules --duration 3: exit code"
+awk -v s="$secs" 'BEGIN {exit !(s >= 2 && s <= 6)}' || fail "modules --duration 3 ran $secs s after attaching"
+pass "modules --duration 3 ran $secs s after attaching"
+assert_eq '"summary"' "$(tail -n1 "$WORK/dur.out" | jq -c .type)" "modules --duration: the summary at the end"
+# -v: libbpf's debug lines on stderr, only with it.
+run_nfsleuth verbose modules -v --duration 1
+assert_eq 0 "$(cat "$WORK/verbose.rc")" "modules -v: exit code"
+grep -q '^libbpf: ' "$WORK/verbose.err" || fail "modules -v printed no libbpf debug lines"
+grep -q '^libbpf: ' "$WORK/json.err" && fail "modules without -v printed libbpf debug lines"
+pass "modules -v: debug lines on stderr, only with it"
+# --btf: the kernel's own file works; one without the kernel's types (a
+# lone struct nf_conn) is the one used, and nothing can be traced with it.
+run_nfsleuth btf modules --btf /sys/kernel/btf/vmlinux --duration 1
+assert_eq 0 "$(cat "$WORK/btf.rc")" "modules --btf /sys/kernel/btf/vmlinux: exit code"
+printf '\x9f\xeb\x01\x00\x18\x00\x00\x00\x00\x00\x00\x00\x0c\x00\x00\x00\x0c\x00\x00\x00\x09\x00\x00\x00' >"$WORK/tiny.btf"
+printf '\x01\x00\x00\x00\x00\x00\x00\x04\xd2\x04\x00\x00\x00nf_conn\x00' >>"$WORK/tiny.btf"
+run_nfsleuth tiny modules --btf "$WORK/tiny.btf" --duration 1
+assert_eq 3 "$(cat "$WORK/tiny.rc")" "modules --btf (a BTF without the kernel's types): exit code"

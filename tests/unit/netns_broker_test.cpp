@@ -1,0 +1,337 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include "netns_broker.hpp"
+
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <fstream>
+#include <string>
+#include <thread>
+
+#include "netns_broker_protocol.hpp"
+
+using nfsleuth::BrokerClient;
+using nfsleuth::BrokerOp;
+using nfsleuth::BrokerReply;
+using nfsleuth::BrokerRequest;
+using nfsleuth::NetnsFile;
+using nfsleuth::NetnsStatus;
+using nfsleuth::UniqueFd;
+
+namespace {
+
+std::string name_of(std::size_t n) { return std::string(n, 'n'); }
+
+BrokerRequest files_request(const std::string& path, uint8_t what = nfsleuth::kAllNetnsFiles, uint64_t inode = 0) {
+    return {BrokerOp::open_files, what, {path, inode}};
+}
+
+std::array<uint8_t, nfsleuth::kBrokerRequestSize> encoded(const BrokerRequest& r) {
+    auto w = nfsleuth::encode_request(r);
+    EXPECT_TRUE(w);
+    return w ? *w : std::array<uint8_t, nfsleuth::kBrokerRequestSize>{};
+}
+
+uint64_t own_netns_inode() {
+    struct stat st{};
+    EXPECT_EQ(::stat("/proc/self/ns/net", &st), 0);
+    return st.st_ino;
+}
+
+}  // namespace
+
+// ---- paths ------------------------------------------------------------------
+
+TEST(NetnsBrokerPaths, AcceptsTheFixedShapes) {
+    for (const std::string& p : std::vector<std::string>{"/proc/self/ns/net", "/proc/1/ns/net", "/proc/4194304/ns/net", "/proc/1234567890/ns/net",
+                                "/run/netns/blue", "/run/netns/a..b", "/run/netns/.hidden", "/run/netns/" + name_of(255)})
+        EXPECT_TRUE(nfsleuth::valid_broker_netns_path(p)) << p;
+}
+
+TEST(NetnsBrokerPaths, RefusesEverythingElse) {
+    for (const std::string& p : std::vector<std::string>{
+             "", "/", "/proc", "/proc/ns/net", "/proc//ns/net", "/proc/thread-self/ns/net", "/proc/01/ns/net",
+          "/proc/-1/ns/net", "/proc/+1/ns/net", "/proc/12345678901/ns/net", "/proc/1/ns/mnt", "/proc/1/ns/net/",
+          "/proc/1/ns/netx", "/proc/1/../1/ns/net", "/proc/self/../1/ns/net", "/proc/1/task/1/ns/net",
+          "proc/1/ns/net", "/run/netns/", "/run/netns/.", "/run/netns/..", "/run/netns/a/b", "/run/netns/../../etc/x",
+          "/run/netns//x", "/run/netns/" + name_of(256), "/etc/passwd", "/run/netns", std::string("/run/netns/a\0b", 14),
+          std::string("/proc/1\0/ns/net", 15)})
+        EXPECT_FALSE(nfsleuth::valid_broker_netns_path(p)) << p;
+}
+
+// ---- requests ---------------------------------------------------------------
+
+TEST(NetnsBrokerRequests, RoundTripEveryOp) {
+    const std::vector<BrokerRequest> requests = {
+        files_request("/proc/self/ns/net"),
+        files_request("/run/netns/x", nfsleuth::file_bit(NetnsFile::conntrack_stat), 4026531840),
+        {BrokerOp::open_socket, static_cast<uint8_t>(nfsleuth::NetnsSocket::conntrack_new_events), {"/proc/77/ns/net", 9}},
+        {BrokerOp::open_socket, static_cast<uint8_t>(nfsleuth::NetnsSocket::nfnetlink), {"/proc/1/ns/net", 0}},
+        {BrokerOp::run_tool, static_cast<uint8_t>(nfsleuth::RuleTool::ip6tables_legacy_save), {"/run/netns/" + name_of(255), 1}},
+    };
+    for (const auto& r : requests) {
+        auto wire = encoded(r);
+        auto back = nfsleuth::decode_request(wire.data(), wire.size());
+        ASSERT_TRUE(back) << r.target.path;
+        EXPECT_EQ(back->op, r.op);
+        EXPECT_EQ(back->what, r.what);
+        EXPECT_EQ(back->target.path, r.target.path);
+        EXPECT_EQ(back->target.inode, r.target.inode);
+    }
+}
+
+TEST(NetnsBrokerRequests, EncodingRefusesWhatTheBrokerWould) {
+    EXPECT_FALSE(nfsleuth::encode_request(files_request("/tmp/x")));
+    EXPECT_FALSE(nfsleuth::encode_request(files_request("/proc/self/ns/net", 0)));
+    EXPECT_FALSE(nfsleuth::encode_request(files_request("/proc/self/ns/net", 8)));
+    EXPECT_FALSE(nfsleuth::encode_request({BrokerOp::open_socket, 2, {"/proc/self/ns/net", 0}}));
+    EXPECT_FALSE(nfsleuth::encode_request({BrokerOp::run_tool, 3, {"/proc/self/ns/net", 0}}));
+    EXPECT_FALSE(nfsleuth::encode_request({static_cast<BrokerOp>(9), 0, {"/proc/self/ns/net", 0}}));
+}
+
+TEST(NetnsBrokerRequests, DecodingRefusesMalformedRecords) {
+    const auto good = encoded(files_request("/run/netns/blue"));
+    ASSERT_TRUE(nfsleuth::decode_request(good.data(), good.size()));
+    EXPECT_FALSE(nfsleuth::decode_request(good.data(), good.size() - 1));
+    std::vector<uint8_t> longer(good.begin(), good.end());
+    longer.push_back(0);
+    EXPECT_FALSE(nfsleuth::decode_request(longer.data(), longer.size()));
+    EXPECT_FALSE(nfsleuth::decode_request(good.data(), 0));
+
+    auto broken = [&](std::size_t offset, uint8_t value) {
+        auto w = good;
+        w[offset] = value;
+        return nfsleuth::decode_request(w.data(), w.size());
+    };
+    EXPECT_FALSE(broken(0, 0x00));   // magic
+    EXPECT_FALSE(broken(4, 0));      // op 0
+    EXPECT_FALSE(broken(4, 4));      // op 4
+    EXPECT_FALSE(broken(5, 0));      // no file asked
+    EXPECT_FALSE(broken(5, 0x08));   // an unknown file
+    EXPECT_FALSE(broken(6, 1));      // reserved
+    EXPECT_FALSE(broken(7, 1));      // reserved
+    EXPECT_FALSE(broken(16 + 11, '/'));  // /run/netns//lue
+    EXPECT_FALSE(broken(16 + 20, 'x'));  // garbage after the NUL
+    EXPECT_FALSE(broken(nfsleuth::kBrokerRequestSize - 1, 'x'));
+
+    // No NUL at all.
+    auto w = good;
+    std::memset(w.data() + 16, 'a', w.size() - 16);
+    EXPECT_FALSE(nfsleuth::decode_request(w.data(), w.size()));
+
+    auto socket = encoded({BrokerOp::open_socket, 1, {"/proc/self/ns/net", 0}});
+    socket[5] = 2;
+    EXPECT_FALSE(nfsleuth::decode_request(socket.data(), socket.size()));
+    auto tool = encoded({BrokerOp::run_tool, 2, {"/proc/self/ns/net", 0}});
+    tool[5] = 3;
+    EXPECT_FALSE(nfsleuth::decode_request(tool.data(), tool.size()));
+}
+
+// ---- replies ----------------------------------------------------------------
+
+TEST(NetnsBrokerReplies, RoundTripAndChecks) {
+    BrokerReply r;
+    r.status = NetnsStatus::failed;
+    r.error = EACCES;
+    r.file_errors = {0, ENOENT, 0};
+    r.fd_count = 2;
+    auto wire = nfsleuth::encode_reply(r);
+    auto back = nfsleuth::decode_reply(wire.data(), wire.size());
+    ASSERT_TRUE(back);
+    EXPECT_EQ(back->status, r.status);
+    EXPECT_EQ(back->error, r.error);
+    EXPECT_EQ(back->file_errors, r.file_errors);
+    EXPECT_EQ(back->fd_count, 2);
+    EXPECT_FALSE(nfsleuth::decode_reply(wire.data(), wire.size() - 1));
+
+    auto bad = [&](std::size_t offset, uint8_t value) {
+        auto w = wire;
+        w[offset] = value;
+        return nfsleuth::decode_reply(w.data(), w.size());
+    };
+    EXPECT_FALSE(bad(0, 0));     // magic
+    EXPECT_FALSE(bad(4, 5));     // status
+    EXPECT_FALSE(bad(5, 4));     // fd count
+    EXPECT_FALSE(bad(6, 1));     // reserved
+    EXPECT_FALSE(bad(11, 0x80));  // negative error
+    EXPECT_FALSE(bad(15, 0x80));  // negative file error
+
+    auto hello = nfsleuth::encode_hello({0x283000});
+    ASSERT_TRUE(nfsleuth::decode_hello(hello.data(), hello.size()));
+    EXPECT_EQ(nfsleuth::decode_hello(hello.data(), hello.size())->capabilities, 0x283000u);
+    EXPECT_FALSE(nfsleuth::decode_hello(wire.data(), wire.size()));
+}
+
+TEST(NetnsBrokerReplies, ExpectedDescriptors) {
+    const auto files = files_request("/proc/self/ns/net", 0b101);
+    BrokerReply r;
+    EXPECT_EQ(nfsleuth::expected_fd_count(files, r), 2);
+    r.file_errors = {ENOENT, 0, 0};
+    EXPECT_EQ(nfsleuth::expected_fd_count(files, r), 1);
+    r.file_errors = {0, ENOENT, 0};  // an error for a file not asked
+    EXPECT_FALSE(nfsleuth::expected_fd_count(files, r));
+    r = {};
+    r.status = NetnsStatus::unreachable;
+    EXPECT_EQ(nfsleuth::expected_fd_count(files, r), 0);
+    EXPECT_EQ(nfsleuth::expected_fd_count({BrokerOp::open_socket, 1, {"/proc/self/ns/net", 0}}, BrokerReply{}), 1);
+}
+
+// ---- a broker on a thread, over a real socket pair -----------------------------
+
+namespace {
+
+class BrokerOnThread {
+public:
+    BrokerOnThread() {
+        int pair[2];
+        EXPECT_EQ(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair), 0);
+        client_end_.reset(pair[0]);
+        broker_end_.reset(pair[1]);
+        thread_ = std::thread([this] { served_ = nfsleuth::serve_netns_requests(broker_end_.get(), here_); });
+    }
+    ~BrokerOnThread() { stop(); }
+    UniqueFd take_client_end() { return std::move(client_end_); }
+    int raw_client_end() const { return client_end_.get(); }
+    // Waits for the broker to see EOF; true if it ended cleanly.
+    bool stop() {
+        client_end_.reset();
+        if (thread_.joinable()) thread_.join();
+        return served_;
+    }
+
+private:
+    nfsleuth::InProcessNetns here_;
+    UniqueFd client_end_, broker_end_;
+    bool served_ = false;
+    std::thread thread_;
+};
+
+std::optional<std::string> read_file(const char* path) {
+    std::ifstream in(path);
+    if (!in) return std::nullopt;
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+}  // namespace
+
+TEST(NetnsBrokerServing, FilesOfItsOwnNamespace) {
+    BrokerOnThread broker;
+    BrokerClient client(broker.take_client_end());
+    auto files = client.open_files({"/proc/self/ns/net", own_netns_inode()}, nfsleuth::kAllNetnsFiles);
+    ASSERT_TRUE(files.ok()) << files.error;
+    const char* paths[] = {"/proc/sys/net/netfilter/nf_conntrack_count", "/proc/sys/net/netfilter/nf_conntrack_max",
+                           "/proc/self/net/stat/nf_conntrack"};
+    for (std::size_t i = 0; i < nfsleuth::kNetnsFileCount; ++i) {
+        const bool exists = ::access(paths[i], R_OK) == 0;
+        EXPECT_EQ(bool(files.fds[i]), exists) << paths[i];
+        EXPECT_EQ(files.errors[i], exists ? 0 : ENOENT) << paths[i];
+    }
+    if (files.fds[1]) {
+        EXPECT_EQ(nfsleuth::read_fd_text(files.fds[1].get(), 64), read_file(paths[1]));
+        EXPECT_TRUE(::fcntl(files.fds[1].get(), F_GETFD) & FD_CLOEXEC);
+    }
+    EXPECT_FALSE(client.broken());
+}
+
+TEST(NetnsBrokerServing, ANamespaceNotTheOneExpectedIsRefused) {
+    BrokerOnThread broker;
+    BrokerClient client(broker.take_client_end());
+    auto files = client.open_files({"/proc/self/ns/net", own_netns_inode() + 1}, nfsleuth::kAllNetnsFiles);
+    EXPECT_EQ(files.status, NetnsStatus::moved);
+    auto gone = client.open_socket({"/run/netns/nfsleuth-no-such-namespace", 0}, nfsleuth::NetnsSocket::nfnetlink);
+    EXPECT_EQ(gone.status, NetnsStatus::unreachable);
+    EXPECT_EQ(gone.error, ENOENT);
+    // Refused by the client itself: the broker would refuse it too.
+    auto odd = client.open_files({"/etc/passwd", 0}, nfsleuth::kAllNetnsFiles);
+    EXPECT_EQ(odd.status, NetnsStatus::unreachable);
+    EXPECT_FALSE(client.broken());
+}
+
+TEST(NetnsBrokerServing, MalformedRequestsAreAnsweredAndChangeNothing) {
+    BrokerOnThread broker;
+    const int fd = broker.raw_client_end();
+    auto expect_refused = [&](const void* data, std::size_t size, int pass_fd) {
+        iovec iov{const_cast<void*>(data), size};
+        msghdr msg{};
+        msg.msg_iov = &iov;
+        msg.msg_iovlen = 1;
+        alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))]{};
+        if (pass_fd >= 0) {
+            msg.msg_control = control;
+            msg.msg_controllen = sizeof control;
+            cmsghdr* c = CMSG_FIRSTHDR(&msg);
+            c->cmsg_level = SOL_SOCKET;
+            c->cmsg_type = SCM_RIGHTS;
+            c->cmsg_len = CMSG_LEN(sizeof(int));
+            std::memcpy(CMSG_DATA(c), &pass_fd, sizeof pass_fd);
+        }
+        ASSERT_EQ(::sendmsg(fd, &msg, 0), static_cast<ssize_t>(size));
+        unsigned char buf[64];
+        const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+        auto reply = nfsleuth::decode_reply(buf, static_cast<std::size_t>(std::max<ssize_t>(n, 0)));
+        ASSERT_TRUE(reply);
+        EXPECT_EQ(reply->status, NetnsStatus::failed);
+        EXPECT_EQ(reply->error, EINVAL);
+        EXPECT_EQ(reply->fd_count, 0);
+    };
+    std::vector<uint8_t> junk(1000, 0xab);
+    expect_refused(junk.data(), junk.size(), -1);
+    expect_refused(junk.data(), 1, -1);
+    auto good = encoded(files_request("/proc/self/ns/net"));
+    // A valid request with a descriptor attached is refused as well.
+    UniqueFd devnull(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+    expect_refused(good.data(), good.size(), devnull.get());
+    auto bad_path = good;
+    std::memcpy(bad_path.data() + 16, "/etc/passwd\0\0\0\0\0\0", 17);
+    expect_refused(bad_path.data(), bad_path.size(), -1);
+    EXPECT_TRUE(broker.stop());
+}
+
+TEST(NetnsBrokerServing, AGoneBrokerFailsEveryRequest) {
+    int pair[2];
+    ASSERT_EQ(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair), 0);
+    ::close(pair[1]);
+    BrokerClient client{UniqueFd(pair[0])};
+    auto files = client.open_files({"/proc/self/ns/net", 0}, nfsleuth::kAllNetnsFiles);
+    EXPECT_EQ(files.status, NetnsStatus::no_broker);
+    ASSERT_TRUE(client.broken());
+    EXPECT_EQ(client.run_tool({"/proc/self/ns/net", 0}, nfsleuth::RuleTool::nft).status, NetnsStatus::no_broker);
+}
+
+TEST(NetnsBrokerServing, AMalformedAnswerBreaksTheClient) {
+    int pair[2];
+    ASSERT_EQ(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair), 0);
+    UniqueFd fake(pair[1]);
+    std::thread liar([&] {
+        unsigned char buf[512];
+        if (::recv(fake.get(), buf, sizeof buf, 0) <= 0) return;
+        // Says one socket follows, sends none.
+        BrokerReply r;
+        r.fd_count = 1;
+        auto wire = nfsleuth::encode_reply(r);
+        (void)::send(fake.get(), wire.data(), wire.size(), 0);
+    });
+    BrokerClient client{UniqueFd(pair[0])};
+    auto s = client.open_socket({"/proc/self/ns/net", 0}, nfsleuth::NetnsSocket::nfnetlink);
+    liar.join();
+    EXPECT_EQ(s.status, NetnsStatus::no_broker);
+    EXPECT_FALSE(s.fd);
+    ASSERT_TRUE(client.broken());
+    EXPECT_EQ(*client.broken(), "it sent a malformed answer");
+}
+
+TEST(NetnsBrokerServing, ToolOutputComesBackWhole) {
+    if (::geteuid() != 0 || ::access("/usr/sbin/nft", X_OK) != 0) GTEST_SKIP() << "needs root and nft";
+    BrokerOnThread broker;
+    BrokerClient client(broker.take_client_end());
+    auto through_broker = client.run_tool({"/proc/self/ns/net", 0}, nfsleuth::RuleTool::nft);
+    auto here = nfsleuth::in_process_netns().run_tool({"/proc/self/ns/net", 0}, nfsleuth::RuleTool::nft);
+    ASSERT_TRUE(here.ok()) << here.error;
+    ASSERT_TRUE(through_broker.ok()) << through_broker.error;
+    EXPECT_EQ(through_broker.output, here.output);
+}
