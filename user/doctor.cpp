@@ -4,6 +4,7 @@
 #include <bpf/libbpf.h>
 #include <sys/utsname.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <functional>
 #include <iostream>
@@ -211,10 +212,20 @@ ExitCode run_doctor(const CommonOptions& options, const DoctorOptions& doctor) {
         j["drop_causes_follow_module"] = cause.follows_module;
         const bool by_reason = kfree_skb_args(probe) == KfreeSkbArgs::reason;
         const bool site_known = by_reason || RunningKernelSymbols().function_range("nf_hook_slow").has_value();
-        j["drop_recognised_by"] = by_reason    ? "kfree_skb reason NETFILTER_DROP"
-                                  : site_known ? "kfree_skb called from nf_hook_slow (the kernel has no drop reasons)"
-                                               : nullptr;
-        if (!site_known) {
+        const bool drop_hook = std::any_of(hooks.begin(), hooks.end(), [](const nlohmann::ordered_json& h) {
+            return h["hook"] == "ct_drop" && !h["attach"].is_null();
+        });
+        if (drop_hook && by_reason)
+            j["drop_recognised_by"] = "kfree_skb reason NETFILTER_DROP";
+        else if (drop_hook && site_known)
+            j["drop_recognised_by"] = "kfree_skb called from nf_hook_slow (the kernel has no drop reasons)";
+        else
+            j["drop_recognised_by"] = nullptr;
+        if (!drop_hook) {
+            // The BTF (the kernel's, or --btf) has no kfree_skb tracepoint.
+            notes.push_back("netfilter drops cannot be recognised here: the BTF has no kfree_skb tracepoint to attach to");
+            ++hooks_refused;
+        } else if (!site_known) {
             // Every drop would go unseen: the worst answer, so a finding.
             notes.push_back("netfilter drops cannot be recognised here: skb:kfree_skb has no drop reason and "
                             "nf_hook_slow's address is not in /proc/kallsyms (kernel.kptr_restrict=2?)");

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include "metrics_server.hpp"
 
+#include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <sys/epoll.h>
@@ -97,6 +98,14 @@ ListenAddress parse_listen_address(const std::string& text) {
     }
     for (char c : out.host)
         if (!is_host_char(c)) throw bad("the host holds a character no address or host name has");
+    // Digits and dots only is meant as an IPv4 address, never a name.
+    in_addr v4;
+    if (out.host.find_first_not_of("0123456789.") == std::string::npos && ::inet_pton(AF_INET, out.host.c_str(), &v4) != 1)
+        throw bad("not an IPv4 address");
+    in6_addr v6;
+    const std::string unscoped = out.host.substr(0, out.host.find('%'));
+    if (out.host.find(':') != std::string::npos && ::inet_pton(AF_INET6, unscoped.c_str(), &v6) != 1)
+        throw bad("not an IPv6 address");
     if (port_text.empty()) throw bad("the port is missing");
     unsigned long port = 0;
     auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
@@ -417,6 +426,9 @@ UniqueFd listen_on(const ListenAddress& address) {
     hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
     addrinfo* found = nullptr;
     int gai = ::getaddrinfo(address.host.c_str(), std::to_string(address.port).c_str(), &hints, &found);
+    if (gai == EAI_NONAME)
+        throw Failure(ExitCode::usage, "cannot listen on " + format_listen_address(address) + ": no such host",
+                      "give an address of this host, or a name that resolves to one");
     if (gai != 0)
         throw cannot_listen(address, gai == EAI_SYSTEM ? std::generic_category().message(errno) : ::gai_strerror(gai));
     std::unique_ptr<addrinfo, decltype(&::freeaddrinfo)> owned(found, ::freeaddrinfo);

@@ -425,6 +425,8 @@ check_btf() {
   assert_eq "\"$tiny_btf\"" "$(jqf "$WORK/tiny.out" .btf.path)" "doctor --btf: the file is reported"
   assert_eq null "$(jqf "$WORK/tiny.out" '.hooks[] | select(.hook=="ct_drop") | .attach')" \
     "doctor --btf: ct_drop has no attach point in a BTF without kfree_skb"
+  assert_eq 3 "$(cat "$WORK/tiny.rc")" "doctor --btf (a BTF without kfree_skb): exit code"
+  assert_eq null "$(jqf "$WORK/tiny.out" .drop_recognised_by)" "doctor --btf: drops not recognised with that BTF"
   assert_eq '"tp_btf:kfree_skb"' "$(jqf "$WORK/own.out" '.hooks[] | select(.hook=="ct_drop") | .attach')" \
     "doctor --btf $kernel_btf: ct_drop on kfree_skb"
   run_nfsleuth tiny why nf_conntrack --json --btf "$tiny_btf"
@@ -607,6 +609,7 @@ check_metrics() {
   grep -q "pid=${bg_pid[dur_watch]}," "$WORK/listening_early" && fail "watch without --metrics listened"
   pass "watch without --metrics serves nothing"
   refused "invalid listen address \"nonsense\"" watch --metrics nonsense
+  refused "not an IPv4 address" watch --metrics 256.1.1.1:80
   refused "the port must be a number from 0 to 65535" watch --metrics 127.0.0.1:65536
 }
 

@@ -558,7 +558,8 @@ TEST(MetricsListen, ParsesTheThreeForms) {
 TEST(MetricsListen, RejectsBadAddressesAsUsageErrors) {
     for (const char* bad : {"", "9100", "127.0.0.1", "127.0.0.1:", ":", "::1:9100", "[::1]9100", "[::1]", "[::1:9100",
                             "[]:80", "[127.0.0.1]:80", "host:65536", "host:-1", "host:+80", "host:80x", "host: 80",
-                            "ho st:80", "host:99999999999999999999", "host:0x50", "h\nost:80"}) {
+                            "ho st:80", "host:99999999999999999999", "host:0x50", "h\nost:80", "256.1.1.1:80", "1.2.3:80",
+                            "127.0.0.1.:80", "[1::2::3]:80", "[:::]:80", "[fe80::zz%eth0]:80"}) {
         SCOPED_TRACE(std::string("address \"") + bad + "\"");
         Failure f = failure_of([&] { parse_listen_address(bad); });
         EXPECT_EQ(f.code(), ExitCode::usage) << bad;
