@@ -155,7 +155,7 @@ struct CreationSource::Impl {
 };
 
 CreationSource::CreationSource(const CommonOptions& options, KernelProbe& probe, const CausePlan& plan,
-                               uint32_t max_creators, NetnsAccess& netns)
+                               uint32_t max_creators, NetnsAccess& netns, KprobeEvents& kprobes)
     : impl_(std::make_unique<Impl>(options, probe, plan)) {
     auto& skel = impl_->skel;
     apply_percpu_layout(skel->rodata, probe.kernel_btf());
@@ -165,7 +165,8 @@ CreationSource::CreationSource(const CommonOptions& options, KernelProbe& probe,
     if (plan.follows_module) {
         bpf_program* p = bpf_object__find_program_by_name(skel->obj, alloc_program(*plan.backend));
         if (p && bpf_program__fd(p) >= 0)
-            impl_->module_alloc = std::make_unique<ModuleHooks>("nf_conntrack", std::vector<bpf_program*>{p});
+            impl_->module_alloc =
+                std::make_unique<ModuleHooks>("nf_conntrack", std::vector<bpf_program*>{p}, std::vector<bpf_program*>{}, kprobes);
     }
     impl_->hooks.attach();
     follow_conntrack();

@@ -13,6 +13,7 @@
 #include "cli.hpp"
 #include "hooks.hpp"
 #include "kernel_probe.hpp"
+#include "kprobe_events.hpp"
 #include "netns.hpp"
 #include "pressure.hpp"
 
@@ -31,9 +32,10 @@ public:
     // plan: how the drop hooks know causes; where they hook conntrack's
     // functions (fentry or kprobe, or kprobes following the nf_conntrack
     // module) the allocation is hooked too, otherwise netlink events are read.
-    // Netlink subscriptions are opened through `netns`, which must outlive this.
+    // Netlink subscriptions are opened through `netns`, the kprobe following
+    // nf_conntrack gets its perf event from `kprobes`; both must outlive this.
     CreationSource(const CommonOptions& options, KernelProbe& probe, const CausePlan& plan, uint32_t max_creators,
-                   NetnsAccess& netns = in_process_netns());
+                   NetnsAccess& netns = in_process_netns(), KprobeEvents& kprobes = in_process_kprobes());
     ~CreationSource();
 
     // "allocation (fentry)", "allocation (kprobe)" or "netlink".

@@ -174,7 +174,7 @@ struct DropSource::Programs {
 };
 
 DropSource::DropSource(const CommonOptions& options, const DropOptions& drop_options, KernelProbe& probe, Sink sink,
-                       NetnsAccess& netns)
+                       NetnsAccess& netns, KprobeEvents& kprobes)
     : netns_(netns),
       cause_plan_(plan_cause_hooks(probe, parse_backend(options.backend))),
       sink_(std::move(sink)),
@@ -209,7 +209,7 @@ DropSource::DropSource(const CommonOptions& options, const DropOptions& drop_opt
         auto is_loaded = [](bpf_program* p) { return bpf_program__fd(p) >= 0; };
         if (std::all_of(progs.begin(), progs.end(), is_loaded) && std::all_of(clones.begin(), clones.end(), is_loaded))
             programs_->module_causes =
-                std::make_unique<ModuleHooks>("nf_conntrack", std::move(progs), std::move(clones));
+                std::make_unique<ModuleHooks>("nf_conntrack", std::move(progs), std::move(clones), kprobes);
         else
             cause_note_ = "the kernel refused the kprobes on nf_conntrack's functions";
     }

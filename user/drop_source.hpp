@@ -21,6 +21,7 @@
 #include "hooks.hpp"
 #include "kernel_agreement.hpp"
 #include "kernel_probe.hpp"
+#include "kprobe_events.hpp"
 #include "netns.hpp"
 
 struct drops_bpf;
@@ -52,9 +53,10 @@ constexpr std::chrono::milliseconds kModuleFollowPeriod{200};
 class DropSource {
 public:
     using Sink = std::function<void(const DropRecord&, const DropContext&)>;
-    // Namespaces are read through `netns`, which must outlive this.
+    // Namespaces are read through `netns`, the kprobes following
+    // nf_conntrack get their perf events from `kprobes`; both must outlive this.
     DropSource(const CommonOptions& options, const DropOptions& drop_options, KernelProbe& probe, Sink sink,
-               NetnsAccess& netns = in_process_netns());
+               NetnsAccess& netns = in_process_netns(), KprobeEvents& kprobes = in_process_kprobes());
     ~DropSource();
 
     // "fentry" or "kprobe" when conntrack's functions give the causes,

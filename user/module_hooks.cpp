@@ -29,8 +29,43 @@ std::optional<std::string> loaded_module_instance(std::string_view name) {
     return module_instance(text, name);
 }
 
-ModuleHooks::ModuleHooks(std::string module, std::vector<bpf_program*> programs, std::vector<bpf_program*> if_present)
-    : module_(std::move(module)), programs_(std::move(programs)), if_present_(std::move(if_present)) {}
+ModuleHooks::ModuleHooks(std::string module, std::vector<bpf_program*> programs, std::vector<bpf_program*> if_present,
+                         KprobeEvents& kprobes)
+    : module_(std::move(module)),
+      programs_(std::move(programs)),
+      if_present_(std::move(if_present)),
+      kprobes_(kprobes),
+      kprobe_pmu_(kprobe_pmu().has_value()) {}
+
+std::optional<Link> ModuleHooks::attach(bpf_program* p, std::string& why) {
+    why = std::string("cannot attach BPF program ") + bpf_program__name(p) + ": ";
+    if (!kprobe_pmu_) {
+        // No kprobe PMU: libbpf makes the kprobe through tracefs' kprobe_events, here.
+        if (bpf_link* l = bpf_program__attach(p)) return Link(l);
+        why += describe_errno(-errno);
+        return std::nullopt;
+    }
+    const auto target = kprobe_of_section(bpf_program__section_name(p));
+    if (!target) {
+        why += "not a kprobe on a function nfsleuth follows";
+        return std::nullopt;
+    }
+    const auto [function, retprobe] = *target;
+    KprobeEventFd event = kprobes_.open_kprobe(function, retprobe);
+    if (!event.ok()) {
+        why += std::string("cannot open a ") + (retprobe ? "kretprobe" : "kprobe") + " perf event on " +
+               kprobe_function(function) + ": " +
+               (event.status == NetnsStatus::no_broker ? "the netns broker is lost" : describe_errno(event.error));
+        return std::nullopt;
+    }
+    bpf_link* l = bpf_program__attach_perf_event(p, event.fd.get());
+    if (!l) {
+        why += describe_errno(-errno);
+        return std::nullopt;
+    }
+    event.fd.release();  // the link owns it now, and closes it when destroyed
+    return Link(l);
+}
 
 ModuleHooks::Change ModuleHooks::follow() {
     auto now = loaded_module_instance(module_);
@@ -43,21 +78,22 @@ ModuleHooks::Change ModuleHooks::follow() {
     instance_ = now;
     if (!now) return was_attached ? Change::detached : Change::none;
     error_.clear();
-    try {
-        for (bpf_program* p : programs_) {
-            links_.push_back(attach_program(p));
-            attached_.push_back(p);
+    std::string why;
+    for (bpf_program* p : programs_) {
+        auto link = attach(p, why);
+        if (!link) {
+            links_.clear();
+            attached_.clear();
+            error_ = why;
+            return Change::failed;
         }
-    } catch (const Failure& f) {
-        links_.clear();
-        attached_.clear();
-        error_ = f.what();
-        return Change::failed;
+        links_.push_back(std::move(*link));
+        attached_.push_back(p);
     }
     for (bpf_program* p : if_present_) {
         QuietLibbpf quiet;  // absent from this build: nothing to say
-        if (bpf_link* l = bpf_program__attach(p)) {
-            links_.emplace_back(l);
+        if (auto link = attach(p, why)) {
+            links_.push_back(std::move(*link));
             attached_.push_back(p);
         }
     }

@@ -10,6 +10,7 @@
 
 #include "bpf_support.hpp"
 #include "hooks.hpp"
+#include "kprobe_events.hpp"
 
 namespace nfsleuth {
 
@@ -22,11 +23,14 @@ std::optional<std::string> loaded_module_instance(std::string_view name);
 
 class ModuleHooks {
 public:
-    // programs: kprobes (loaded without their targets, unlike fentry), in
-    // the order they are to be attached. if_present: kprobes on functions
-    // that only some builds have (compiler clones such as "f.part.0"),
-    // attached after them where their target exists.
-    ModuleHooks(std::string module, std::vector<bpf_program*> programs, std::vector<bpf_program*> if_present = {});
+    // programs: kprobes (loaded without their targets, unlike fentry) on
+    // KprobeTarget functions, in the order they are to be attached.
+    // if_present: kprobes on functions that only some builds have (compiler
+    // clones such as "f.part.0"), attached after them where their target
+    // exists. Their perf events come from `kprobes` (which must outlive
+    // this), except without a kprobe PMU: then libbpf makes them itself.
+    ModuleHooks(std::string module, std::vector<bpf_program*> programs, std::vector<bpf_program*> if_present = {},
+                KprobeEvents& kprobes = in_process_kprobes());
 
     enum class Change { none, attached, detached, reattached, failed };
     // Follows the module: attaches its programs when a load of it appears,
@@ -41,9 +45,14 @@ public:
     std::vector<bpf_program*> attached_programs() const { return attached_; }
 
 private:
+    // Attaches one program; nullopt (with `why`) when it cannot.
+    std::optional<Link> attach(bpf_program* p, std::string& why);
+
     std::string module_;
     std::vector<bpf_program*> programs_;
     std::vector<bpf_program*> if_present_;
+    KprobeEvents& kprobes_;
+    bool kprobe_pmu_;
     std::vector<Link> links_;
     std::vector<bpf_program*> attached_;
     std::optional<std::string> instance_;  // the load the programs follow

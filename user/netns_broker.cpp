@@ -75,7 +75,8 @@ UniqueFd memfd_with(const std::string& text, int& error) {
     return fd;
 }
 
-BrokerReply answer(const BrokerRequest& request, NetnsAccess& here, std::vector<UniqueFd>& fds) {
+BrokerReply answer(const BrokerRequest& request, NetnsAccess& here, KprobeEvents& kprobes,
+                   std::vector<UniqueFd>& fds) {
     BrokerReply reply;
     switch (request.op) {
         case BrokerOp::open_files: {
@@ -110,6 +111,13 @@ BrokerReply answer(const BrokerRequest& request, NetnsAccess& here, std::vector<
             }
             break;
         }
+        case BrokerOp::open_kprobe: {
+            KprobeEventFd event = kprobes.open_kprobe(static_cast<KprobeTarget>(request.what), request.retprobe);
+            reply.status = event.status;
+            reply.error = event.error;
+            if (event.fd) fds.push_back(std::move(event.fd));
+            break;
+        }
     }
     reply.fd_count = static_cast<uint8_t>(fds.size());
     return reply;
@@ -142,7 +150,8 @@ bool wait_readable(int fd, std::chrono::milliseconds timeout) {
 uint64_t broker_capabilities() {
     uint64_t mask = 0;
     for (int cap : {
-             CAP_SYS_ADMIN,   // setns() into a network namespace
+             CAP_SYS_ADMIN,   // setns() into a network namespace; kprobe perf events
+                              // where kernel.perf_event_paranoid is above 2 (Debian, Ubuntu)
              CAP_SYS_PTRACE,  // opening /proc/PID/ns/net of processes with other credentials
              CAP_NET_ADMIN,   // SO_RCVBUFFORCE and the conntrack event group; nft and the
                               // iptables save tools read rules over netlink / getsockopt
@@ -182,10 +191,11 @@ int run_netns_broker(int channel) {
     const auto record = encode_hello(hello);
     if (!send_record(channel, record.data(), record.size(), {})) return 1;
     InProcessNetns here;
-    return serve_netns_requests(channel, here) ? 0 : 1;
+    InProcessKprobes kprobes;
+    return serve_netns_requests(channel, here, kprobes) ? 0 : 1;
 }
 
-bool serve_netns_requests(int channel, NetnsAccess& here) {
+bool serve_netns_requests(int channel, NetnsAccess& netns, KprobeEvents& kprobes) {
     for (;;) {
         // One byte more than a request: a longer message is truncated and refused.
         alignas(8) unsigned char buf[kBrokerRequestSize + 1];
@@ -204,7 +214,7 @@ bool serve_netns_requests(int channel, NetnsAccess& here) {
         std::vector<UniqueFd> fds;
         BrokerReply reply;
         if (request) {
-            reply = answer(*request, here, fds);
+            reply = answer(*request, netns, kprobes, fds);
         } else {
             reply.status = NetnsStatus::failed;
             reply.error = EINVAL;
@@ -372,6 +382,15 @@ NetnsFiles BrokerClient::open_files(const NetnsTarget& ns, NetnsFileSet which) {
 NetnsSocketFd BrokerClient::open_socket(const NetnsTarget& ns, NetnsSocket kind) {
     Answer a = ask({BrokerOp::open_socket, static_cast<uint8_t>(kind), ns});
     NetnsSocketFd out;
+    out.status = a.reply.status;
+    out.error = a.reply.error;
+    if (out.ok()) out.fd = std::move(a.fds.front());
+    return out;
+}
+
+KprobeEventFd BrokerClient::open_kprobe(KprobeTarget target, bool retprobe) {
+    Answer a = ask({BrokerOp::open_kprobe, static_cast<uint8_t>(target), {}, retprobe});
+    KprobeEventFd out;
     out.status = a.reply.status;
     out.error = a.reply.error;
     if (out.ok()) out.fd = std::move(a.fds.front());

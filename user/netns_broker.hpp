@@ -3,7 +3,9 @@
 // network namespace needs (CAP_SYS_ADMIN above all) so that `watch`, which
 // parses outside input, can give them up. It opens files and netlink
 // sockets inside a namespace and hands the descriptors back (they keep that
-// namespace), and runs the ruleset tools there; requests are fixed records
+// namespace), and runs the ruleset tools there; it also opens the kprobe
+// perf events the daemon attaches to nf_conntrack's functions each time the
+// module loads (kprobe_events.hpp). Requests are fixed records
 // (netns_broker_protocol.hpp). It exits when the daemon closes its end or
 // dies.
 #pragma once
@@ -14,6 +16,7 @@
 #include <optional>
 #include <string>
 
+#include "kprobe_events.hpp"
 #include "netns_access.hpp"
 #include "netns_broker_protocol.hpp"
 #include "unique_fd.hpp"
@@ -32,9 +35,10 @@ uint64_t broker_capabilities();
 // requests on `channel` until EOF. Returns the exit status.
 int run_netns_broker(int channel);
 
-// Answers requests on `channel` with `here` until EOF; malformed ones get
-// an error reply and change nothing. Returns false on a channel error.
-bool serve_netns_requests(int channel, NetnsAccess& here);
+// Answers requests on `channel` with `netns` and `kprobes` until EOF;
+// malformed ones get an error reply and change nothing. Returns false on a
+// channel error.
+bool serve_netns_requests(int channel, NetnsAccess& netns, KprobeEvents& kprobes);
 
 // The broker process: started from this binary (/proc/self/exe, so it
 // starts single-threaded with nothing inherited but its channel), killed
@@ -62,16 +66,17 @@ private:
     UniqueFd channel_;
 };
 
-// Namespace access through the broker. One request at a time; once the
-// broker stops answering or breaks the protocol, every request fails with
-// NetnsStatus::no_broker and broken() says why.
-class BrokerClient final : public NetnsAccess {
+// Namespace access and kprobe events through the broker. One request at a
+// time; once the broker stops answering or breaks the protocol, every
+// request fails with NetnsStatus::no_broker and broken() says why.
+class BrokerClient final : public NetnsAccess, public KprobeEvents {
 public:
     explicit BrokerClient(UniqueFd channel) : channel_(std::move(channel)) {}
 
     NetnsFiles open_files(const NetnsTarget& ns, NetnsFileSet which) override;
     NetnsSocketFd open_socket(const NetnsTarget& ns, NetnsSocket kind) override;
     ToolOutput run_tool(const NetnsTarget& ns, RuleTool tool) override;
+    KprobeEventFd open_kprobe(KprobeTarget target, bool retprobe) override;
 
     const std::optional<std::string>& broken() const { return broken_; }
 

@@ -14,11 +14,14 @@ constexpr uint32_t kRequestMagic = 0x4e534201;
 constexpr uint32_t kReplyMagic = 0x4e534281;
 constexpr uint32_t kHelloMagic = 0x4e5342c1;
 
+constexpr uint8_t kRetprobeFlag = 1;
+
 struct RequestWire {
     uint32_t magic;
     uint8_t op;
     uint8_t what;
-    uint16_t reserved;  // zero
+    uint8_t flags;     // kRetprobeFlag (open_kprobe only)
+    uint8_t reserved;  // zero
     uint64_t inode;
     char path[kMaxBrokerPath + 6];  // NUL-terminated, zero to the end
 };
@@ -50,11 +53,18 @@ bool valid_what(BrokerOp op, uint8_t what) {
         case BrokerOp::open_files: return what != 0 && (what & ~kAllNetnsFiles) == 0;
         case BrokerOp::open_socket: return what < kNetnsSocketCount;
         case BrokerOp::run_tool: return what < kRuleToolCount;
+        case BrokerOp::open_kprobe: return what < kKprobeTargetCount;
     }
     return false;
 }
 
-bool valid_op(uint8_t op) { return op >= 1 && op <= 3; }
+bool valid_op(uint8_t op) { return op >= 1 && op <= 4; }
+
+// A namespace for every op but open_kprobe, which names none.
+bool valid_target(BrokerOp op, const NetnsTarget& target) {
+    if (op == BrokerOp::open_kprobe) return target.path.empty() && target.inode == 0;
+    return valid_broker_netns_path(target.path);
+}
 
 template <typename Wire>
 std::optional<Wire> wire_of(const void* data, std::size_t size) {
@@ -84,13 +94,14 @@ bool valid_broker_netns_path(std::string_view path) {
 }
 
 std::optional<std::array<uint8_t, kBrokerRequestSize>> encode_request(const BrokerRequest& r) {
-    if (!valid_op(static_cast<uint8_t>(r.op)) || !valid_what(r.op, r.what) ||
-        !valid_broker_netns_path(r.target.path))
+    if (!valid_op(static_cast<uint8_t>(r.op)) || !valid_what(r.op, r.what) || !valid_target(r.op, r.target) ||
+        (r.retprobe && r.op != BrokerOp::open_kprobe))
         return std::nullopt;
     RequestWire w{};
     w.magic = kRequestMagic;
     w.op = static_cast<uint8_t>(r.op);
     w.what = r.what;
+    w.flags = r.retprobe ? kRetprobeFlag : 0;
     w.inode = r.target.inode;
     std::memcpy(w.path, r.target.path.data(), r.target.path.size());
     std::array<uint8_t, kBrokerRequestSize> out;
@@ -102,14 +113,16 @@ std::optional<BrokerRequest> decode_request(const void* data, std::size_t size) 
     auto w = wire_of<RequestWire>(data, size);
     if (!w || w->magic != kRequestMagic || w->reserved != 0 || !valid_op(w->op)) return std::nullopt;
     const auto op = static_cast<BrokerOp>(w->op);
-    if (!valid_what(op, w->what)) return std::nullopt;
+    const uint8_t allowed_flags = op == BrokerOp::open_kprobe ? kRetprobeFlag : 0;
+    if (!valid_what(op, w->what) || (w->flags & ~allowed_flags) != 0) return std::nullopt;
     const char* const limit = w->path + sizeof w->path;
     const char* end = std::find(static_cast<const char*>(w->path), limit, '\0');
     if (end == limit || std::any_of(end, limit, [](char c) { return c != 0; }))
         return std::nullopt;
-    std::string_view path(w->path, static_cast<std::size_t>(end - w->path));
-    if (!valid_broker_netns_path(path)) return std::nullopt;
-    return BrokerRequest{op, w->what, {std::string(path), w->inode}};
+    BrokerRequest r{op, w->what, {std::string(w->path, static_cast<std::size_t>(end - w->path)), w->inode},
+                    (w->flags & kRetprobeFlag) != 0};
+    if (!valid_target(op, r.target)) return std::nullopt;
+    return r;
 }
 
 std::array<uint8_t, kBrokerReplySize> encode_reply(const BrokerReply& r) {

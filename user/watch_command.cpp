@@ -95,8 +95,8 @@ std::string netns_label(const std::optional<std::string>& name, uint32_t inode) 
 }
 
 // What the daemon keeps once its programs are attached. Namespaces are
-// entered by the netns broker, which keeps CAP_SYS_ADMIN and the network
-// capabilities (netns_broker.cpp).
+// entered, and kprobe perf events opened, by the netns broker, which keeps
+// CAP_SYS_ADMIN and the network capabilities (netns_broker.cpp).
 std::vector<int> daemon_capabilities(bool follows_conntrack_module) {
     std::vector<int> keep = {
         CAP_SYS_PTRACE,       // other processes' /proc files: the namespace links listed
@@ -104,8 +104,10 @@ std::vector<int> daemon_capabilities(bool follows_conntrack_module) {
         CAP_DAC_READ_SEARCH,  // the same files of processes with other credentials
     };
     if (follows_conntrack_module) {
-        // Attaching the kprobes on nf_conntrack each time it loads: CAP_BPF
-        // and CAP_PERFMON since 5.8, CAP_SYS_ADMIN before.
+        // Attaching the kprobes on nf_conntrack each time it loads, to perf
+        // events the broker opens: CAP_BPF links them (bpf()), CAP_PERFMON
+        // lets libbpf probe for BPF links and, without a kprobe PMU, make
+        // the kprobes itself. CAP_SYS_ADMIN before 5.8, which has neither.
         auto last = read_number_file("/proc/sys/kernel/cap_last_cap");
         if (last && *last >= CAP_BPF) {
             keep.push_back(CAP_BPF);
@@ -201,7 +203,7 @@ ExitCode run_watch(const CommonOptions& options, const DropOptions& drop_options
                     {r.key.cause ? to_string(*r.key.cause) : "unknown", netns_label(c.netns_name, r.key.netns)},
                     static_cast<double>(r.count));
         emit(to_json(r, c), to_human_line(r, c));
-    }, netns);
+    }, netns, netns);
 
     ModuleSummary module_summary;
     std::unique_ptr<ModuleSource> modules;
@@ -235,7 +237,7 @@ ExitCode run_watch(const CommonOptions& options, const DropOptions& drop_options
         activations_given_up = setup_failed(activation_hooks(), f.what());
     }
 
-    CreationSource creations(options, probe, drops.cause_plan(), drop_options.max_flows, netns);
+    CreationSource creations(options, probe, drops.cause_plan(), drop_options.max_flows, netns, netns);
     metrics.set("nfsleuth_build_info", {version, drops.backend()}, 1);
     // Every source's hooks: how each is traced, or why not (those following
     // nf_conntrack change as it comes and goes).
@@ -386,7 +388,8 @@ ExitCode run_watch(const CommonOptions& options, const DropOptions& drop_options
         emit_warning(broker_lost_event(clock.rfc3339(BootClock::boot_now_ns()), broker.pid(), reason),
                      "nfsleuth: warning: the netns broker (pid " + std::to_string(broker.pid()) + ") is lost (" + reason + ")" +
                          ": the conntrack fill and counters of namespaces, creations in namespaces not yet "
-                         "subscribed and activation rules are no longer read; drops are still counted");
+                         "subscribed and activation rules are no longer read, and kprobes are not attached to "
+                         "nf_conntrack's next load; drops are still counted");
     };
 
     auto flush = [&] {

@@ -30,8 +30,8 @@ port=$(sed -n 's|.*metrics: http://127.0.0.1:\([0-9]*\)/metrics.*|\1|p' <<<"$ban
 # Capabilities: the same reduced set in every thread (the HTTP server's too):
 # cap_dac_read_search and cap_sys_ptrace for /proc; where drop causes follow
 # nf_conntrack as a module, cap_bpf and cap_perfmon (cap_sys_admin before
-# 5.8) to attach its kprobes. Namespaces are entered by the netns broker
-# (test_watch_privileges).
+# 5.8) to attach its kprobes, whose perf events the netns broker opens.
+# Namespaces are entered by the netns broker (test_watch_privileges).
 expected=0000000000080004
 if grep -q "; drop causes from " <<<"$banner"; then
   expected=000000c000080004

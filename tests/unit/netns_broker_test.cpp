@@ -12,6 +12,8 @@
 #include <fstream>
 #include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "netns_broker_protocol.hpp"
 
@@ -19,6 +21,7 @@ using nfsleuth::BrokerClient;
 using nfsleuth::BrokerOp;
 using nfsleuth::BrokerReply;
 using nfsleuth::BrokerRequest;
+using nfsleuth::KprobeTarget;
 using nfsleuth::NetnsFile;
 using nfsleuth::NetnsStatus;
 using nfsleuth::UniqueFd;
@@ -29,6 +32,10 @@ std::string name_of(std::size_t n) { return std::string(n, 'n'); }
 
 BrokerRequest files_request(const std::string& path, uint8_t what = nfsleuth::kAllNetnsFiles, uint64_t inode = 0) {
     return {BrokerOp::open_files, what, {path, inode}};
+}
+
+BrokerRequest kprobe_request(KprobeTarget target, bool retprobe) {
+    return {BrokerOp::open_kprobe, static_cast<uint8_t>(target), {}, retprobe};
 }
 
 std::array<uint8_t, nfsleuth::kBrokerRequestSize> encoded(const BrokerRequest& r) {
@@ -73,6 +80,8 @@ TEST(NetnsBrokerRequests, RoundTripEveryOp) {
         {BrokerOp::open_socket, static_cast<uint8_t>(nfsleuth::NetnsSocket::conntrack_new_events), {"/proc/77/ns/net", 9}},
         {BrokerOp::open_socket, static_cast<uint8_t>(nfsleuth::NetnsSocket::nfnetlink), {"/proc/1/ns/net", 0}},
         {BrokerOp::run_tool, static_cast<uint8_t>(nfsleuth::RuleTool::ip6tables_legacy_save), {"/run/netns/" + name_of(255), 1}},
+        kprobe_request(KprobeTarget::nf_hook_slow, true),
+        kprobe_request(KprobeTarget::nf_ct_helper_log, false),
     };
     for (const auto& r : requests) {
         auto wire = encoded(r);
@@ -82,6 +91,7 @@ TEST(NetnsBrokerRequests, RoundTripEveryOp) {
         EXPECT_EQ(back->what, r.what);
         EXPECT_EQ(back->target.path, r.target.path);
         EXPECT_EQ(back->target.inode, r.target.inode);
+        EXPECT_EQ(back->retprobe, r.retprobe);
     }
 }
 
@@ -92,6 +102,13 @@ TEST(NetnsBrokerRequests, EncodingRefusesWhatTheBrokerWould) {
     EXPECT_FALSE(nfsleuth::encode_request({BrokerOp::open_socket, 2, {"/proc/self/ns/net", 0}}));
     EXPECT_FALSE(nfsleuth::encode_request({BrokerOp::run_tool, 3, {"/proc/self/ns/net", 0}}));
     EXPECT_FALSE(nfsleuth::encode_request({static_cast<BrokerOp>(9), 0, {"/proc/self/ns/net", 0}}));
+    // A kprobe: one of the targets, and no namespace.
+    EXPECT_FALSE(nfsleuth::encode_request({BrokerOp::open_kprobe, nfsleuth::kKprobeTargetCount, {}, false}));
+    EXPECT_FALSE(nfsleuth::encode_request({BrokerOp::open_kprobe, 0, {"/proc/self/ns/net", 0}, false}));
+    EXPECT_FALSE(nfsleuth::encode_request({BrokerOp::open_kprobe, 0, {"", 1}, true}));
+    // A retprobe only for a kprobe; a namespace for everything else.
+    EXPECT_FALSE(nfsleuth::encode_request({BrokerOp::open_files, 1, {"/proc/self/ns/net", 0}, true}));
+    EXPECT_FALSE(nfsleuth::encode_request({BrokerOp::open_socket, 0, {}, false}));
 }
 
 TEST(NetnsBrokerRequests, DecodingRefusesMalformedRecords) {
@@ -110,10 +127,12 @@ TEST(NetnsBrokerRequests, DecodingRefusesMalformedRecords) {
     };
     EXPECT_FALSE(broken(0, 0x00));   // magic
     EXPECT_FALSE(broken(4, 0));      // op 0
-    EXPECT_FALSE(broken(4, 4));      // op 4
+    EXPECT_FALSE(broken(4, 4));      // open_kprobe with a namespace
+    EXPECT_FALSE(broken(4, 5));      // op 5
     EXPECT_FALSE(broken(5, 0));      // no file asked
     EXPECT_FALSE(broken(5, 0x08));   // an unknown file
-    EXPECT_FALSE(broken(6, 1));      // reserved
+    EXPECT_FALSE(broken(6, 1));      // retprobe, not a kprobe
+    EXPECT_FALSE(broken(6, 2));      // an unknown flag
     EXPECT_FALSE(broken(7, 1));      // reserved
     EXPECT_FALSE(broken(16 + 11, '/'));  // /run/netns//lue
     EXPECT_FALSE(broken(16 + 20, 'x'));  // garbage after the NUL
@@ -130,6 +149,26 @@ TEST(NetnsBrokerRequests, DecodingRefusesMalformedRecords) {
     auto tool = encoded({BrokerOp::run_tool, 2, {"/proc/self/ns/net", 0}});
     tool[5] = 3;
     EXPECT_FALSE(nfsleuth::decode_request(tool.data(), tool.size()));
+
+    const auto kprobe = encoded(kprobe_request(KprobeTarget::nf_ct_delete_part, true));
+    ASSERT_TRUE(nfsleuth::decode_request(kprobe.data(), kprobe.size()));
+    auto broken_kprobe = [&](std::size_t offset, uint8_t value) {
+        auto w = kprobe;
+        w[offset] = value;
+        return nfsleuth::decode_request(w.data(), w.size());
+    };
+    EXPECT_FALSE(broken_kprobe(5, nfsleuth::kKprobeTargetCount));  // an unknown target
+    EXPECT_FALSE(broken_kprobe(5, 0xff));
+    EXPECT_FALSE(broken_kprobe(6, 3));                 // an unknown flag
+    EXPECT_FALSE(broken_kprobe(7, 1));                 // reserved
+    EXPECT_FALSE(broken_kprobe(8, 1));                 // an inode
+    EXPECT_FALSE(broken_kprobe(16, '/'));              // a path
+    EXPECT_FALSE(broken_kprobe(17, 'x'));              // garbage after the (empty) path
+    EXPECT_FALSE(broken_kprobe(nfsleuth::kBrokerRequestSize - 1, 'x'));
+    // Any kind of path: a kprobe is in no namespace.
+    auto with_path = kprobe;
+    std::memcpy(with_path.data() + 16, "/proc/self/ns/net", 17);
+    EXPECT_FALSE(nfsleuth::decode_request(with_path.data(), with_path.size()));
 }
 
 // ---- replies ----------------------------------------------------------------
@@ -179,6 +218,10 @@ TEST(NetnsBrokerReplies, ExpectedDescriptors) {
     r.status = NetnsStatus::unreachable;
     EXPECT_EQ(nfsleuth::expected_fd_count(files, r), 0);
     EXPECT_EQ(nfsleuth::expected_fd_count({BrokerOp::open_socket, 1, {"/proc/self/ns/net", 0}}, BrokerReply{}), 1);
+    const auto kprobe = kprobe_request(KprobeTarget::early_drop, true);
+    EXPECT_EQ(nfsleuth::expected_fd_count(kprobe, BrokerReply{}), 1);
+    r.status = NetnsStatus::failed;
+    EXPECT_EQ(nfsleuth::expected_fd_count(kprobe, r), 0);
 }
 
 // ---- a broker on a thread, over a real socket pair -----------------------------
@@ -187,12 +230,14 @@ namespace {
 
 class BrokerOnThread {
 public:
-    BrokerOnThread() {
+    explicit BrokerOnThread(nfsleuth::KprobeEvents& kprobes = nfsleuth::in_process_kprobes()) {
         int pair[2];
         EXPECT_EQ(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair), 0);
         client_end_.reset(pair[0]);
         broker_end_.reset(pair[1]);
-        thread_ = std::thread([this] { served_ = nfsleuth::serve_netns_requests(broker_end_.get(), here_); });
+        thread_ = std::thread([this, &kprobes] {
+            served_ = nfsleuth::serve_netns_requests(broker_end_.get(), here_, kprobes);
+        });
     }
     ~BrokerOnThread() { stop(); }
     UniqueFd take_client_end() { return std::move(client_end_); }
@@ -301,6 +346,7 @@ TEST(NetnsBrokerServing, AGoneBrokerFailsEveryRequest) {
     EXPECT_EQ(files.status, NetnsStatus::no_broker);
     ASSERT_TRUE(client.broken());
     EXPECT_EQ(client.run_tool({"/proc/self/ns/net", 0}, nfsleuth::RuleTool::nft).status, NetnsStatus::no_broker);
+    EXPECT_EQ(client.open_kprobe(KprobeTarget::nf_hook_slow, false).status, NetnsStatus::no_broker);
 }
 
 TEST(NetnsBrokerServing, AMalformedAnswerBreaksTheClient) {
@@ -334,4 +380,62 @@ TEST(NetnsBrokerServing, ToolOutputComesBackWhole) {
     ASSERT_TRUE(here.ok()) << here.error;
     ASSERT_TRUE(through_broker.ok()) << through_broker.error;
     EXPECT_EQ(through_broker.output, here.output);
+}
+
+// ---- kprobe perf events ------------------------------------------------------
+
+namespace {
+
+// Hands out /dev/null for every kprobe, remembering what was asked.
+class FakeKprobes final : public nfsleuth::KprobeEvents {
+public:
+    nfsleuth::KprobeEventFd open_kprobe(KprobeTarget target, bool retprobe) override {
+        asked.emplace_back(target, retprobe);
+        nfsleuth::KprobeEventFd out;
+        out.fd.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+        return out;
+    }
+    std::vector<std::pair<KprobeTarget, bool>> asked;
+};
+
+}  // namespace
+
+TEST(NetnsBrokerServing, KprobeEventsComeBackAsDescriptors) {
+    FakeKprobes fake;
+    {
+        BrokerOnThread broker(fake);
+        BrokerClient client(broker.take_client_end());
+        auto entry = client.open_kprobe(KprobeTarget::nf_ct_delete_part, false);
+        auto exit = client.open_kprobe(KprobeTarget::nf_conntrack_alloc, true);
+        ASSERT_TRUE(entry.ok()) << entry.error;
+        ASSERT_TRUE(exit.ok()) << exit.error;
+        struct stat st{};
+        ASSERT_EQ(::fstat(exit.fd.get(), &st), 0);
+        EXPECT_TRUE(S_ISCHR(st.st_mode));
+        EXPECT_TRUE(::fcntl(exit.fd.get(), F_GETFD) & FD_CLOEXEC);
+        EXPECT_FALSE(client.broken());
+    }
+    const std::vector<std::pair<KprobeTarget, bool>> asked = {{KprobeTarget::nf_ct_delete_part, false},
+                                                              {KprobeTarget::nf_conntrack_alloc, true}};
+    EXPECT_EQ(fake.asked, asked);
+}
+
+// The broker's own perf_event_open: an event, or its errno as the answer
+// (ENOENT where the kernel has no kprobe PMU, as on a host without kprobes).
+TEST(NetnsBrokerServing, KprobeEventsAsTheKernelGivesThem) {
+    BrokerOnThread broker;
+    BrokerClient client(broker.take_client_end());
+    auto here = nfsleuth::in_process_kprobes().open_kprobe(KprobeTarget::nf_hook_slow, true);
+    auto through_broker = client.open_kprobe(KprobeTarget::nf_hook_slow, true);
+    EXPECT_EQ(through_broker.status, here.status);
+    EXPECT_EQ(through_broker.error, here.error);
+    EXPECT_EQ(bool(through_broker.fd), here.ok());
+    if (!nfsleuth::kprobe_pmu()) {
+        EXPECT_EQ(through_broker.status, NetnsStatus::failed);
+        EXPECT_EQ(through_broker.error, ENOENT);
+    }
+    EXPECT_FALSE(client.broken());
+    // The broker still answers.
+    auto files = client.open_files({"/proc/self/ns/net", 0}, nfsleuth::file_bit(NetnsFile::conntrack_max));
+    EXPECT_TRUE(files.ok());
 }

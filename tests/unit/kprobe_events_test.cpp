@@ -1,0 +1,71 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include "kprobe_events.hpp"
+
+#include <bpf/libbpf.h>
+
+#include <gtest/gtest.h>
+
+#include <cerrno>
+#include <string>
+
+#include "bpf_support.hpp"
+#include "creations.skel.h"
+#include "drops.skel.h"
+
+using namespace nfsleuth;
+
+TEST(KprobeTargets, SectionsNameTheirFunctionWhole) {
+    EXPECT_EQ(kprobe_of_section("kprobe/nf_hook_slow"), std::make_pair(KprobeTarget::nf_hook_slow, false));
+    EXPECT_EQ(kprobe_of_section("kretprobe/__nf_conntrack_alloc"),
+              std::make_pair(KprobeTarget::nf_conntrack_alloc, true));
+    EXPECT_EQ(kprobe_of_section("kprobe/nf_ct_delete.part.0"), std::make_pair(KprobeTarget::nf_ct_delete_part, false));
+    for (const char* s : {"", "kprobe/", "kretprobe/", "kprobe", "kprobe/nf_hook_slow+0x4", "kprobe/nf_hook_slo",
+                          "kprobe/nf_ct_delete.part", "kprobe/nf_register_net_hook", "fentry/nf_hook_slow",
+                          "kretprobe.multi/nf_hook_slow", "uprobe/nf_hook_slow", "kprobe//nf_hook_slow"})
+        EXPECT_FALSE(kprobe_of_section(s)) << s;
+}
+
+TEST(KprobeTargets, EveryTargetHasItsFunction) {
+    for (std::size_t i = 0; i < kKprobeTargetCount; ++i) {
+        const auto t = static_cast<KprobeTarget>(i);
+        EXPECT_EQ(kprobe_of_section(std::string("kretprobe/") + kprobe_function(t)), std::make_pair(t, true));
+    }
+}
+
+// Every kprobe the drop and creation programs have follows nf_conntrack
+// (ModuleHooks): each must be a target the broker can open. Opening an
+// object needs no privileges.
+TEST(KprobeTargets, CoverEveryKprobeOfTheFollowingPrograms) {
+    Skeleton<drops_bpf> drops;
+    Skeleton<creations_bpf> creations;
+    int kprobes = 0;
+    for (bpf_object* obj : {drops->obj, creations->obj}) {
+        bpf_program* p = nullptr;
+        bpf_object__for_each_program(p, obj) {
+            const std::string section = bpf_program__section_name(p);
+            if (section.rfind("kprobe/", 0) != 0 && section.rfind("kretprobe/", 0) != 0) continue;
+            ++kprobes;
+            EXPECT_TRUE(kprobe_of_section(section)) << bpf_program__name(p) << " in " << section;
+        }
+    }
+    EXPECT_EQ(kprobes, 13);
+}
+
+TEST(KprobePmu, FormatBits) {
+    EXPECT_EQ(parse_config_bit("config:0\n"), 0u);
+    EXPECT_EQ(parse_config_bit("config:0"), 0u);
+    EXPECT_EQ(parse_config_bit("config:63\n"), 63u);
+    for (const char* s : {"", "config:", "config:\n", "config:64", "config:0-7", "config1:0", "config:x", " config:0",
+                          "config:0\n\n", "config:-1", "config:100"})
+        EXPECT_FALSE(parse_config_bit(s)) << s;
+}
+
+// Without a kprobe PMU (kernels before 4.17; hosts without kprobes) the
+// answer is ENOENT, never an event nor a crash.
+TEST(KprobePmu, NoPmuIsENOENT) {
+    if (kprobe_pmu()) GTEST_SKIP() << "this kernel has a kprobe PMU";
+    auto e = in_process_kprobes().open_kprobe(KprobeTarget::nf_conntrack_in, false);
+    EXPECT_EQ(e.status, NetnsStatus::failed);
+    EXPECT_EQ(e.error, ENOENT);
+    EXPECT_FALSE(e.fd);
+}
