@@ -46,6 +46,17 @@ run_nfsleuth() { # name args...
   set -e
 }
 
+# Bad usage: exit 2, nothing on stdout, one message on stderr (and its
+# hint) naming what was wrong.
+assert_refused() { # expected-message args...
+  local expect=$1; shift
+  run_nfsleuth bad "$@"
+  assert_eq 2 "$(cat "$WORK/bad.rc")" "refused with exit 2: nfsleuth $*"
+  assert_eq 0 "$(wc -c <"$WORK/bad.out")" "nothing on stdout: nfsleuth $*"
+  assert_contains "$WORK/bad.err" "$expect" "the message names it: nfsleuth $*"
+  (($(wc -l <"$WORK/bad.err") <= 2)) || { cat "$WORK/bad.err"; fail "more than one message for: nfsleuth $*"; }
+}
+
 # A network namespace that is deleted when the test exits.
 make_netns() { # name
   ip netns add "$1"

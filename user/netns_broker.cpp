@@ -379,22 +379,23 @@ NetnsFiles BrokerClient::open_files(const NetnsTarget& ns, NetnsFileSet which) {
     return out;
 }
 
-NetnsSocketFd BrokerClient::open_socket(const NetnsTarget& ns, NetnsSocket kind) {
-    Answer a = ask({BrokerOp::open_socket, static_cast<uint8_t>(kind), ns});
-    NetnsSocketFd out;
+// The outcome of a request answered with one descriptor when it succeeds.
+template <class Out>
+Out BrokerClient::single_fd(const BrokerRequest& request) {
+    Answer a = ask(request);
+    Out out;
     out.status = a.reply.status;
     out.error = a.reply.error;
     if (out.ok()) out.fd = std::move(a.fds.front());
     return out;
 }
 
+NetnsSocketFd BrokerClient::open_socket(const NetnsTarget& ns, NetnsSocket kind) {
+    return single_fd<NetnsSocketFd>({BrokerOp::open_socket, static_cast<uint8_t>(kind), ns});
+}
+
 KprobeEventFd BrokerClient::open_kprobe(KprobeTarget target, bool retprobe) {
-    Answer a = ask({BrokerOp::open_kprobe, static_cast<uint8_t>(target), {}, retprobe});
-    KprobeEventFd out;
-    out.status = a.reply.status;
-    out.error = a.reply.error;
-    if (out.ok()) out.fd = std::move(a.fds.front());
-    return out;
+    return single_fd<KprobeEventFd>({BrokerOp::open_kprobe, static_cast<uint8_t>(target), {}, retprobe});
 }
 
 ToolOutput BrokerClient::run_tool(const NetnsTarget& ns, RuleTool tool) {

@@ -83,6 +83,8 @@ public:
 private:
     struct Answer;
     Answer ask(const BrokerRequest& request);
+    template <class Out>
+    Out single_fd(const BrokerRequest& request);
 
     UniqueFd channel_;
     std::optional<std::string> broken_;

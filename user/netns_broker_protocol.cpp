@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "ring_record.hpp"
+
 namespace nfsleuth {
 
 namespace {
@@ -66,14 +68,6 @@ bool valid_target(BrokerOp op, const NetnsTarget& target) {
     return valid_broker_netns_path(target.path);
 }
 
-template <typename Wire>
-std::optional<Wire> wire_of(const void* data, std::size_t size) {
-    if (size != sizeof(Wire)) return std::nullopt;
-    Wire w;
-    std::memcpy(&w, data, sizeof w);
-    return w;
-}
-
 }  // namespace
 
 bool valid_broker_netns_path(std::string_view path) {
@@ -110,7 +104,7 @@ std::optional<std::array<uint8_t, kBrokerRequestSize>> encode_request(const Brok
 }
 
 std::optional<BrokerRequest> decode_request(const void* data, std::size_t size) {
-    auto w = wire_of<RequestWire>(data, size);
+    auto w = ring_record_as<RequestWire>(data, size);
     if (!w || w->magic != kRequestMagic || w->reserved != 0 || !valid_op(w->op)) return std::nullopt;
     const auto op = static_cast<BrokerOp>(w->op);
     const uint8_t allowed_flags = op == BrokerOp::open_kprobe ? kRetprobeFlag : 0;
@@ -138,7 +132,7 @@ std::array<uint8_t, kBrokerReplySize> encode_reply(const BrokerReply& r) {
 }
 
 std::optional<BrokerReply> decode_reply(const void* data, std::size_t size) {
-    auto w = wire_of<ReplyWire>(data, size);
+    auto w = ring_record_as<ReplyWire>(data, size);
     if (!w || w->magic != kReplyMagic || w->reserved != 0 || w->status >= kNetnsStatusCount ||
         w->fd_count > kNetnsFileCount || w->error < 0)
         return std::nullopt;
@@ -161,7 +155,7 @@ std::array<uint8_t, kBrokerHelloSize> encode_hello(const BrokerHello& h) {
 }
 
 std::optional<BrokerHello> decode_hello(const void* data, std::size_t size) {
-    auto w = wire_of<HelloWire>(data, size);
+    auto w = ring_record_as<HelloWire>(data, size);
     if (!w || w->magic != kHelloMagic || w->reserved != 0) return std::nullopt;
     return BrokerHello{w->capabilities};
 }

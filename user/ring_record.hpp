@@ -6,8 +6,9 @@
 
 namespace nfsleuth {
 
-// A ring-buffer record copied out as the C struct the BPF side wrote, or
-// nullopt when its size is not that struct's (a mismatched BPF object).
+// A record copied out as the C struct its writer wrote (a ring-buffer record
+// of the BPF side, a netns broker message), or nullopt when its size is not
+// that struct's (a mismatched BPF object, a malformed message).
 template <class Raw>
 std::optional<Raw> ring_record_as(const void* data, std::size_t size) {
     if (size != sizeof(Raw)) return std::nullopt;

@@ -108,15 +108,6 @@ check_coverage() {
 
 # --- helpers -------------------------------------------------------------------
 
-# Exit 2, nothing on stdout, one message on stderr (and the hint) naming it.
-refused() { # expected-message args...
-  local expect=$1; shift
-  run_nfsleuth bad "$@"
-  assert_eq 2 "$(cat "$WORK/bad.rc")" "refused with exit 2: nfsleuth $*"
-  assert_eq 0 "$(wc -c <"$WORK/bad.out")" "nothing on stdout: nfsleuth $*"
-  assert_contains "$WORK/bad.err" "$expect" "the message names it: nfsleuth $*"
-  (($(wc -l <"$WORK/bad.err") <= 2)) || { cat "$WORK/bad.err"; fail "more than one message for: nfsleuth $*"; }
-}
 
 # `modules` where the kernel has no loadable modules: a valid command line
 # reaches the documented exit 3 (and exits 0 where it could run).
@@ -357,7 +348,7 @@ check_version() {
   assert_eq 0 "$(cat "$WORK/version.rc")" "--version exit code"
   grep -Eqx 'nfsleuth [0-9]+\.[0-9]+\.[0-9]+' "$WORK/version.out" || fail "--version prints 'nfsleuth X.Y.Z'"
   pass "--version prints 'nfsleuth X.Y.Z'"
-  refused "not expected: --version" drops --version
+  assert_refused "not expected: --version" drops --version
 }
 
 check_json() {
@@ -436,8 +427,8 @@ check_btf() {
     fail "why without --btf: the kernel's nf_conn size"
   modules_runs --btf "$kernel_btf"
   for cmd in doctor modules drops watch "why nf_conntrack"; do
-    refused "not a BTF file" $cmd --btf "$WORK/not.btf"
-    refused "File does not exist: $WORK/none" $cmd --btf "$WORK/none"
+    assert_refused "not a BTF file" $cmd --btf "$WORK/not.btf"
+    assert_refused "File does not exist: $WORK/none" $cmd --btf "$WORK/none"
   done
 }
 
@@ -453,8 +444,8 @@ check_duration() {
   done
   assert_contains "$WORK/dur_drops.out" "Conntrack drops:" "drops --duration: the summary at the end"
   for cmd in modules drops watch; do
-    refused "--duration: must be a number of seconds from 0.001" $cmd --duration 0
-    refused "--duration: must be a number of seconds from 0.001" $cmd --duration soon
+    assert_refused "--duration: must be a number of seconds from 0.001" $cmd --duration 0
+    assert_refused "--duration: must be a number of seconds from 0.001" $cmd --duration soon
   done
   modules_runs
 }
@@ -472,10 +463,10 @@ check_pid() {
   assert_eq "[$PA,$PB]" "$(jq -s -c "[.[] | select(.type==\"ct_drop\" and (.pid==$PA or .pid==$PB)) | .pid] | unique" "$WORK/d3.out")" \
     "without --pid both senders are reported"
   for cmd in modules drops; do
-    refused "--pid" $cmd --pid abc
-    refused "--pid" $cmd --pid 0
+    assert_refused "--pid" $cmd --pid abc
+    assert_refused "--pid" $cmd --pid 0
   done
-  refused "--pid: not an option of watch" watch --pid 1
+  assert_refused "--pid: not an option of watch" watch --pid 1
   modules_runs --pid 1
 }
 
@@ -491,10 +482,10 @@ check_comm() {
   grep -q "nfsl-traffic" "$WORK/d2.out" && fail "drops --comm nfsl-other reported nfsl-traffic"
   pass "drops --comm: nothing of nfsl-traffic"
   for cmd in modules drops; do
-    refused "--comm: must be a command name of 1 to 15 bytes" $cmd --comm 0123456789abcdef
-    refused "--comm: must be a command name of 1 to 15 bytes" $cmd --comm ""
+    assert_refused "--comm: must be a command name of 1 to 15 bytes" $cmd --comm 0123456789abcdef
+    assert_refused "--comm: must be a command name of 1 to 15 bytes" $cmd --comm ""
   done
-  refused "--comm: not an option of watch" watch --comm nfsl-other
+  assert_refused "--comm: not an option of watch" watch --comm nfsl-other
   modules_runs --comm iptables
 }
 
@@ -519,9 +510,9 @@ check_backend() {
       fi
     done
     # Module events exist only as tracepoints: a usage error, on any kernel.
-    refused "module events are only traced through tracepoints; --backend $b" modules --backend "$b"
+    assert_refused "module events are only traced through tracepoints; --backend $b" modules --backend "$b"
   done
-  for cmd in modules drops watch; do refused "--backend" $cmd --backend ebpf; done
+  for cmd in modules drops watch; do assert_refused "--backend" $cmd --backend ebpf; done
   modules_runs --backend tracepoint
 }
 
@@ -533,7 +524,7 @@ check_interval() {
   in_range "$(grep -c "7102/udp .* count=+" "$WORK/d2.out")" 2 5 "drops --interval 1: updates of B's flow in 3 s"
   in_range "$(updates_of "$WORK/w1.out" 7101)" 8 16 "watch --interval 0.25: updates of A's flow in 3 s"
   in_range "$(updates_of "$J2" 7101)" 2 5 "watch with the default interval (1 s): updates of A's flow in 3 s"
-  for cmd in drops watch; do refused "--interval: must be a number of seconds" $cmd --interval 0; done
+  for cmd in drops watch; do assert_refused "--interval: must be a number of seconds" $cmd --interval 0; done
 }
 
 check_max_flows() {
@@ -551,8 +542,8 @@ check_max_flows() {
   assert_eq 0 "$(tail -n1 "$WORK/d1.out" | jq -c .missed)" "drops by default: nothing missed"
   grep -q "64 to 4194304" <("$NFSLEUTH" drops --help) || fail "drops --help gives the range of --max-flows"
   for cmd in drops watch; do
-    refused "--max-flows: Value 16 not in range 64 to 4194304" $cmd --max-flows 16
-    refused "--max-flows: Value 4194305 not in range 64 to 4194304" $cmd --max-flows 4194305
+    assert_refused "--max-flows: Value 16 not in range 64 to 4194304" $cmd --max-flows 16
+    assert_refused "--max-flows: Value 4194305 not in range 64 to 4194304" $cmd --max-flows 4194305
   done
 }
 
@@ -578,8 +569,8 @@ check_threshold() {
   p2=$(jqf "$J2" 'select(.type=="ct_pressure")')
   assert_eq '{"state":"high","count":18,"max":20,"threshold_percent":90}' \
     "$(jq -c '{state, count, max, threshold_percent}' <<<"$p2")" "watch by default (90): one ct_pressure, at 18 of 20"
-  refused "--threshold: must be a number from 1 to 100" watch --threshold 0
-  refused "--threshold: must be a number from 1 to 100" watch --threshold 101
+  assert_refused "--threshold: must be a number from 1 to 100" watch --threshold 0
+  assert_refused "--threshold: must be a number from 1 to 100" watch --threshold 101
 }
 
 check_window() {
@@ -591,7 +582,7 @@ check_window() {
   p2=$(jqf "$J2" 'select(.type=="ct_pressure")')
   assert_eq 5 "$(jq -c .creators.created <<<"$p1")" "watch --window 1: only the last window's creations"
   assert_eq 18 "$(jq -c .creators.created <<<"$p2")" "watch by default: every creation"
-  refused "--window: must be a number of seconds" watch --window 0
+  assert_refused "--window: must be a number of seconds" watch --window 0
 }
 
 check_metrics() {
@@ -608,9 +599,9 @@ check_metrics() {
   grep -q "metrics:" "$WORK/dur_watch.err" && fail "watch without --metrics announced metrics"
   grep -q "pid=${bg_pid[dur_watch]}," "$WORK/listening_early" && fail "watch without --metrics listened"
   pass "watch without --metrics serves nothing"
-  refused "invalid listen address \"nonsense\"" watch --metrics nonsense
-  refused "not an IPv4 address" watch --metrics 256.1.1.1:80
-  refused "the port must be a number from 0 to 65535" watch --metrics 127.0.0.1:65536
+  assert_refused "invalid listen address \"nonsense\"" watch --metrics nonsense
+  assert_refused "not an IPv4 address" watch --metrics 256.1.1.1:80
+  assert_refused "the port must be a number from 0 to 65535" watch --metrics 127.0.0.1:65536
 }
 
 check_watch_journal() {
@@ -622,7 +613,7 @@ check_watch_journal() {
   assert_eq '"summary"' "$(tail -n1 "$J2" | jq -c .type)" "watch --journal: the summary at the end"
   grep -q "journal:" "$WORK/dur_watch.err" && fail "watch without --journal has a journal"
   pass "watch without --journal writes none"
-  refused "--journal-max-size: must be a size of at least 4096 bytes" watch --journal-max-size 4095
+  assert_refused "--journal-max-size: must be a size of at least 4096 bytes" watch --journal-max-size 4095
 }
 
 check_journal_rotation() {
@@ -641,8 +632,8 @@ check_journal_rotation() {
   pass "watch --journal-max-size 4096: $rotations rotations"
   assert_eq 0 "$(tail -n1 "$J2" | jq -c .journal.rotations)" "watch by default (64M): no rotation"
   [[ ! -e $J2.1 ]] || fail "watch by default rotated"
-  refused "--journal-max-size: must be a size of at least 4096 bytes" watch --journal-max-size 1X
-  refused "--journal-keep: Value 1001 not in range 0 to 1000" watch --journal-keep 1001
+  assert_refused "--journal-max-size: must be a size of at least 4096 bytes" watch --journal-max-size 1X
+  assert_refused "--journal-keep: Value 1001 not in range 0 to 1000" watch --journal-keep 1001
 }
 
 check_journal_fsync() {
@@ -652,8 +643,8 @@ check_journal_fsync() {
   local syncs
   syncs=$(grep -cE '(fsync|fdatasync)\(' "$WORK/w3.strace" || true)
   in_range "$syncs" 5 17 "watch --journal-fsync 0.2: journal syncs in 3 s"
-  refused "--journal-fsync: must be a number of seconds" watch --journal-fsync 0
-  refused "--journal-fsync: must be a number of seconds" watch --journal-fsync never
+  assert_refused "--journal-fsync: must be a number of seconds" watch --journal-fsync 0
+  assert_refused "--journal-fsync: must be a number of seconds" watch --journal-fsync never
 }
 
 check_bpf_stats() {
@@ -668,7 +659,7 @@ check_bpf_stats() {
   pass "watch --bpf-stats: the kfree_skb program ran $runs times"
   grep -q '^nfsleuth_bpf_run_count_total' "$WORK/w2.metrics" && fail "watch without --bpf-stats has run-count metrics"
   pass "watch without --bpf-stats: no run-count metrics"
-  refused "--bpf-stats" watch --bpf-stats=maybe
+  assert_refused "--bpf-stats" watch --bpf-stats=maybe
 }
 
 check_quiet() {
@@ -691,7 +682,7 @@ J
   run_nfsleuth da doctor --journal "$WORK/agree.jsonl"
   assert_eq 0 "$(cat "$WORK/da.rc")" "doctor --journal without a mismatch: exit 0"
   assert_contains "$WORK/da.out" "Kernel counters: agreed throughout $WORK/agree.jsonl" "doctor --journal: the file read"
-  refused "--journal: File does not exist" doctor --journal "$WORK/none.jsonl"
+  assert_refused "--journal: File does not exist" doctor --journal "$WORK/none.jsonl"
 }
 
 check_why_journal() {
@@ -706,7 +697,7 @@ J
   run_nfsleuth wn why nf_conntrack --json
   [[ $(jqf "$WORK/wn.out" .history.journal) != "\"$WORK/why.jsonl\"" ]] || fail "why without --journal read the file"
   pass "why without --journal reads another history"
-  refused "--journal: File does not exist" why nf_conntrack --journal "$WORK/none.jsonl"
+  assert_refused "--journal: File does not exist" why nf_conntrack --journal "$WORK/none.jsonl"
 }
 
 check_coverage

@@ -4,32 +4,24 @@
 # help and version exit 0 and go to stdout.
 source "$(dirname "$0")/../lib.sh"
 
-check_usage_error() { # expected-message args...
-  local expect=$1; shift
-  run_nfsleuth bad "$@"
-  assert_eq 2 "$(cat "$WORK/bad.rc")" "exit code of: nfsleuth $*"
-  assert_eq 0 "$(wc -c <"$WORK/bad.out")" "stdout bytes of: nfsleuth $*"
-  assert_contains "$WORK/bad.err" "$expect" "stderr of: nfsleuth $*"
-}
-
-check_usage_error "A subcommand is required"
-check_usage_error "not expected: --bogus" modules --bogus
-check_usage_error "unknown command 'frobnicate' (commands: doctor, modules, drops, watch, why)" frobnicate
-check_usage_error "--duration: must be a number of seconds from 0.001" modules --duration 0
-check_usage_error "--duration: must be a number of seconds from 0.001" modules --duration -3
-check_usage_error "--duration: must be a number of seconds from 0.001" modules --duration soon
-check_usage_error "--backend" modules --backend ebpf
-check_usage_error "--pid" modules --pid abc
-check_usage_error "--interval: must be a number of seconds" drops --interval 0
-check_usage_error "--max-flows" drops --max-flows 10
-check_usage_error "File does not exist: /nonexistent/btf" doctor --btf /nonexistent/btf
+assert_refused "A subcommand is required"
+assert_refused "not expected: --bogus" modules --bogus
+assert_refused "unknown command 'frobnicate' (commands: doctor, modules, drops, watch, why)" frobnicate
+assert_refused "--duration: must be a number of seconds from 0.001" modules --duration 0
+assert_refused "--duration: must be a number of seconds from 0.001" modules --duration -3
+assert_refused "--duration: must be a number of seconds from 0.001" modules --duration soon
+assert_refused "--backend" modules --backend ebpf
+assert_refused "--pid" modules --pid abc
+assert_refused "--interval: must be a number of seconds" drops --interval 0
+assert_refused "--max-flows" drops --max-flows 10
+assert_refused "File does not exist: /nonexistent/btf" doctor --btf /nonexistent/btf
 echo "not BTF" >"$WORK/random.btf"
-check_usage_error "not a BTF file" doctor --btf "$WORK/random.btf"
-check_usage_error "not a BTF file" watch --btf /dev/zero
-check_usage_error "--threshold: must be a number from 1 to 100, not 'nan'" watch --threshold nan
-check_usage_error "--comm: must be a command name of 1 to 15 bytes" drops --comm "$(head -c 10240 /dev/zero | tr '\0' a)"
-check_usage_error "--pid: not an option of watch: it records every process" watch --pid 1
-check_usage_error "--comm: not an option of watch: it records every process" watch --comm iptables
+assert_refused "not a BTF file" doctor --btf "$WORK/random.btf"
+assert_refused "not a BTF file" watch --btf /dev/zero
+assert_refused "--threshold: must be a number from 1 to 100, not 'nan'" watch --threshold nan
+assert_refused "--comm: must be a command name of 1 to 15 bytes" drops --comm "$(head -c 10240 /dev/zero | tr '\0' a)"
+assert_refused "--pid: not an option of watch: it records every process" watch --pid 1
+assert_refused "--comm: not an option of watch: it records every process" watch --comm iptables
 
 run_nfsleuth help --help
 assert_eq 0 "$(cat "$WORK/help.rc")" "--help exit code"
