@@ -189,23 +189,22 @@ assert_eq 0 "$(bpftool prog show | grep -cE 'name (btf|raw)_module_' || true)" "
 # --- options: --comm, --pid, --backend, --duration, -v, --btf ---------------------
 # The module events of a filtered tracer, as "type module" lines.
 events_of() { jq -r 'select(.type != "summary") | "\(.type) \(.module)"' "$1" | sort; }
-# --comm nft: exactly the events of nft, or triggered by it, that the
-# unfiltered tracer saw (both ran from before the scenarios to after).
-jq -r 'select(.type != "summary" and (.comm == "nft" or .trigger.comm == "nft")) | "\(.type) \(.module)"' "$J" | sort \
-  >"$WORK/comm.expected"
-events_of "$WORK/comm.out" >"$WORK/comm.got"
-grep -qx "module_load nf_tables" "$WORK/comm.got" || fail "modules --comm nft: no load of nf_tables"
-assert_eq "$(cat "$WORK/comm.expected")" "$(cat "$WORK/comm.got")" "modules --comm nft: nft's events, and only those"
-grep -q "iptable_nat\|af_key" "$WORK/comm.got" && fail "modules --comm nft: reported another process's events"
-pass "modules --comm nft: nothing of iptables or the racers"
+# A filtered tracer (both it and the unfiltered one ran from before the
+# scenarios to after) reported exactly the unfiltered events that match,
+# among them one it must have, and nothing of the others.
+assert_filtered() { # option filter-output jq-condition must-have must-not-regex
+  jq -r "select(.type != \"summary\" and ($3)) | \"\(.type) \(.module)\"" "$J" | sort >"$WORK/$1.expected"
+  events_of "$2" >"$WORK/$1.got"
+  grep -qx "$4" "$WORK/$1.got" || fail "modules --$1: no $4"
+  assert_eq "$(cat "$WORK/$1.expected")" "$(cat "$WORK/$1.got")" "modules --$1: its events, and only those"
+  grep -q "$5" "$WORK/$1.got" && fail "modules --$1: reported another process's events"
+  pass "modules --$1: nothing matching $5"
+}
+assert_filtered comm "$WORK/comm.out" '.comm == "nft" or .trigger.comm == "nft"' "module_load nf_tables" \
+  "iptable_nat\|af_key"
 # --pid: racer A's request and the loads it triggered; not B's, not later ones.
-jq -r "select(.type != \"summary\" and (.pid == $pid_a or .trigger.pid == $pid_a)) | \"\(.type) \(.module)\"" "$J" | sort \
-  >"$WORK/pid.expected"
-events_of "$WORK/pid.out" >"$WORK/pid.got"
-grep -qx "module_load af_key" "$WORK/pid.got" || fail "modules --pid: no load of af_key"
-assert_eq "$(cat "$WORK/pid.expected")" "$(cat "$WORK/pid.got")" "modules --pid $pid_a: its events, and only those"
-grep -q "af_alg\|dummy" "$WORK/pid.got" && fail "modules --pid: reported racer B's or ip's events"
-pass "modules --pid: nothing of racer B or of ip"
+assert_filtered pid "$WORK/pid.out" ".pid == $pid_a or .trigger.pid == $pid_a" "module_load af_key" \
+  "af_alg\|dummy"
 # --backend tracepoint is the backend in use; fentry and kprobe, which the
 # kernel has, are refused for module events.
 assert_contains "$WORK/pid.err" "nfsleuth: tracing module events (backend tracepoint" "modules --backend tracepoint: the banner"
