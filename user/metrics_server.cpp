@@ -56,6 +56,10 @@ constexpr Clock::duration kSilenceLimit = 3s;
 constexpr Clock::duration kRequestDeadline = 5s;
 // A client must take its response within this time.
 constexpr Clock::duration kResponseDeadline = 5s;
+// The kernel memory a connection's unsent answer may take: a fixed send
+// buffer, not TCP's autotuning (up to net.ipv4.tcp_wmem's 4 MB for each of
+// the 32 connections). A scrape reads it in a few round trips.
+constexpr int kSendBuffer = 256 << 10;
 // A client that takes no byte of its answer for this long, while others
 // wait for a connection, has stalled: it gives its slot up.
 constexpr Clock::duration kStallLimit = 1s;
@@ -348,6 +352,7 @@ private:
 
     void admit(UniqueFd fd, Clock::time_point now) {
         if (slots_.size() >= kMaxConnections) forget(evictee(now));
+        ::setsockopt(fd.get(), SOL_SOCKET, SO_SNDBUF, &kSendBuffer, sizeof kSendBuffer);
         std::uint64_t id = next_id_++;
         if (!control(EPOLL_CTL_ADD, fd.get(), id, EPOLLIN)) return;
         slots_.push_back({id, EPOLLIN, std::make_unique<Connection>(std::move(fd), now)});
