@@ -11,11 +11,14 @@ std::optional<std::vector<CtCpuStat>> parse_ct_stat(std::string_view text) {
     std::istringstream in{std::string(text)};
     std::string line;
     if (!std::getline(in, line)) return std::nullopt;
+    // Column names are unique: with a repeated one, an index could point
+    // past a row of as many values as the header has names.
     std::map<std::string, std::size_t> column;
     {
         std::istringstream header(line);
         std::string name;
-        for (std::size_t i = 0; header >> name; ++i) column[name] = i;
+        for (std::size_t i = 0; header >> name; ++i)
+            if (!column.emplace(name, i).second) return std::nullopt;
     }
     for (const char* needed : {"drop", "invalid", "insert_failed", "early_drop"}) {
         if (!column.count(needed)) return std::nullopt;

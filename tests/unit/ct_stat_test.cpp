@@ -84,6 +84,14 @@ TEST(CtStat, MissingNeededColumnIsRejected) {
     }
 }
 
+// Found by fuzzing: a repeated column name made a needed column's index
+// point past the end of a row.
+TEST(CtStat, RepeatedColumnNameIsRejected) {
+    // Five distinct names, the last at index 5: a row of five values has none.
+    EXPECT_FALSE(parse_ct_stat("drop entries drop invalid insert_failed early_drop\n"
+                               "00000001 00000002 00000003 00000004 00000005\n"));
+}
+
 TEST(CtStat, RowWithTooFewFieldsIsRejected) {
     std::string short_row = kCpu1;
     short_row.erase(short_row.rfind(' '));  // drops search_restart and the newline
