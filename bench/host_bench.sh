@@ -8,7 +8,10 @@
 #
 #   bench/host_bench.sh NFSLEUTH NFSL-TRAFFIC NFSL-CONNRATE [OUT-DIR]
 #
-# BENCH_ROUNDS (5) and BENCH_SECONDS (3) size it. The VM lab runs it too
+# BENCH_ROUNDS (5) and BENCH_SECONDS (3) size it. BENCH_BACKENDS (e.g.
+# "fentry kprobe tracepoint") adds an nfsleuth run per forced backend to
+# the one that picks its own; nfsleuth-armed counts creators in every table
+# all along (--arm-at 0), the cost while a table is under pressure. The VM lab runs it too
 # (bench/vm_bench.sh), where dropwatch has its drop monitor. Root; traffic stays in
 # namespaces it creates; nf_conntrack_max, kernel.bpf_stats_enabled and a
 # tracefs mount it makes are restored on exit.
@@ -33,7 +36,9 @@ netfilter_drop=$(bpftool btf dump file /sys/kernel/btf/vmlinux format raw |
   sed -n "s/^[[:space:]]*'SKB_DROP_REASON_NETFILTER_DROP' val=\([0-9]*\)$/\1/p" | head -1)
 [[ -n $netfilter_drop ]] || fail "SKB_DROP_REASON_NETFILTER_DROP not in the kernel's BTF"
 
-tracers=(baseline nfsleuth bpftrace perf conntrack dropwatch)
+tracers=(baseline nfsleuth)
+for b in ${BENCH_BACKENDS:-}; do tracers+=("nfsleuth-$b"); done
+tracers+=(nfsleuth-armed bpftrace perf conntrack dropwatch)
 unavailable() { # tracer -> reason, or nothing when it can run here
   case $1 in
     bpftrace) command -v bpftrace >/dev/null || echo "bpftrace is not installed" ;;
@@ -63,6 +68,8 @@ start_tracer() { # tracer netns
   case $t in
     baseline) TRACER_PID=""; return ;;
     nfsleuth) "$NFSLEUTH" watch -q --interval 1 >"$log" 2>&1 & ;;
+    nfsleuth-armed) "$NFSLEUTH" watch -q --interval 1 --arm-at 0 >"$log" 2>&1 & ;;
+    nfsleuth-*) "$NFSLEUTH" watch -q --interval 1 --backend "${t#nfsleuth-}" >"$log" 2>&1 & ;;
     bpftrace) bpftrace "$BENCH_DIR/drops.bt" "$netfilter_drop" >"$log" 2>&1 & ;;
     perf) perf record -q -e skb:kfree_skb -a -o "$WORK/perf.data" >"$log" 2>&1 & ;;
     conntrack) ip netns exec "$ns" conntrack -E -o timestamp >"$log" 2>&1 & ;;
@@ -76,7 +83,7 @@ start_tracer() { # tracer netns
   TRACER_PID=$!
   local deadline=$((SECONDS + START_TIMEOUT)) ready
   case $t in
-    nfsleuth) ready="^nfsleuth: tracing" ;;
+    nfsleuth*) ready="^nfsleuth: tracing" ;;
     bpftrace) ready="^Attaching" ;;
     *) ready="" ;;  # perf, conntrack and dropwatch print no such line: they open their source at once
   esac
@@ -94,6 +101,11 @@ start_tracer() { # tracer netns
 
 cpu_ticks() { # pid -> utime+stime of the process and its reaped children
   awk '{print $14 + $15 + $16 + $17}' "/proc/$1/stat"
+}
+
+rss_kb() { # pid -> resident set size in KiB, 0 without a process
+  [[ -n $1 ]] || { echo 0; return; }
+  awk '/^VmRSS:/ {print $2}' "/proc/$1/status"
 }
 
 # Stops the running tracer with SIGINT (perf writes its file then) and
@@ -160,12 +172,16 @@ for workload in conn storm; do
       [[ -z ${skipped[$t]:-} ]] || continue
       start_tracer "$t" "$ns"
       before=0; [[ -n $TRACER_PID ]] && before=$(cpu_ticks "$TRACER_PID")
+      rss_idle=$(rss_kb "$TRACER_PID")
       result=$(run_workload "$workload")
       after=0; [[ -n $TRACER_PID ]] && after=$(cpu_ticks "$TRACER_PID")
+      rss_after=$(rss_kb "$TRACER_PID")
       stop_tracer
       line=$(jq -c --arg w "$workload" --arg t "$t" --argjson r "$round" --argjson secs "$SECS" \
         --argjson cpu "$(((after - before) * 1000 / $(getconf CLK_TCK)))" \
-        '{type: "throughput", workload: $w, tracer: $t, round: $r} + . + {tracer_cpu_percent: ($cpu / 10 / $secs)}' <<<"$result")
+        --argjson rss_idle "$rss_idle" --argjson rss_after "$rss_after" \
+        '{type: "throughput", workload: $w, tracer: $t, round: $r} + . +
+         {tracer_cpu_percent: ($cpu / 10 / $secs), tracer_rss_idle_kb: $rss_idle, tracer_rss_after_kb: $rss_after}' <<<"$result")
       echo "$line" | tee -a "$RESULTS"
     done
   done
@@ -175,7 +191,7 @@ done
 old_stats=$(sysctl -n kernel.bpf_stats_enabled)
 on_exit "sysctl -qw kernel.bpf_stats_enabled=$old_stats"
 sysctl -qw kernel.bpf_stats_enabled=1
-for t in nfsleuth bpftrace; do
+for t in nfsleuth nfsleuth-armed bpftrace; do
   [[ -z ${skipped[$t]:-} ]] || continue
   for workload in conn storm; do
     ns=$conn_ns; [[ $workload == storm ]] && ns=$storm_ns
@@ -185,7 +201,7 @@ for t in nfsleuth bpftrace; do
     start_tracer "$t" "$ns"
     run_workload "$workload" >/dev/null
     backend=tracepoint # bpftrace; nfsleuth names the backend it chose
-    [[ $t == nfsleuth ]] && backend=$(sed -n 's/^nfsleuth: tracing.*(backend \([a-z]*\).*/\1/p' "$WORK/$t.log" | head -1)
+    [[ $t == nfsleuth* ]] && backend=$(sed -n 's/^nfsleuth: tracing.*(backend \([a-z]*\).*/\1/p' "$WORK/$t.log" | head -1)
     bpftool prog show -j | jq -c --argjson old "$loaded_before" --arg t "$t" --arg w "$workload" --arg b "$backend" '
       .[] | select(.id as $id | $old | index($id) | not) | select(.run_cnt > 0) |
       {type: "bpf_cost", tracer: $t, workload: $w, backend: $b, program: .name, kind: .type,

@@ -30,8 +30,9 @@ def throughput_tables(rows, out):
         base = tracers.get("baseline", {})
         unit = next(iter(next(iter(tracers.values())).values()))["unit"]
         out.append(f"### {WORKLOADS.get(workload, workload)}\n")
-        out.append(f"| tracer | rounds | median {unit} | range | ratio to baseline (median) | ratio range | tracer CPU % (median) |")
-        out.append("| --- | --- | --- | --- | --- | --- | --- |")
+        out.append(f"| tracer | rounds | median {unit} | range | ratio to baseline (median) | ratio range | "
+                   "tracer CPU % (median) | tracer RSS MiB, started / after the load (median) |")
+        out.append("| --- | --- | --- | --- | --- | --- | --- | --- |")
         for tracer, runs in tracers.items():
             rates = [r["rate"] for r in runs.values()]
             ratios = [runs[k]["rate"] / base[k]["rate"] for k in runs if k in base and base[k]["rate"]]
@@ -39,8 +40,11 @@ def throughput_tables(rows, out):
             ratio = f"{statistics.median(ratios):.3f}" if ratios else "-"
             ratio_range = spread(ratios, lambda v: f"{v:.3f}") if ratios else "-"
             cpu_text = "-" if tracer == "baseline" else f"{statistics.median(cpu):.1f}"
+            idle = [r.get("tracer_rss_idle_kb", 0) for r in runs.values()]
+            after = [r.get("tracer_rss_after_kb", 0) for r in runs.values()]
+            rss_text = "-" if not any(after) else f"{statistics.median(idle) / 1024:.1f} / {statistics.median(after) / 1024:.1f}"
             out.append(f"| {tracer} | {len(rates)} | {statistics.median(rates):,.0f} | "
-                       f"{spread(rates, lambda v: f'{v:,.0f}')} | {ratio} | {ratio_range} | {cpu_text} |")
+                       f"{spread(rates, lambda v: f'{v:,.0f}')} | {ratio} | {ratio_range} | {cpu_text} | {rss_text} |")
         out.append("")
 
 

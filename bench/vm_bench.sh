@@ -140,8 +140,9 @@ else
 fi
 
 # --- the host's side-by-side benchmark on Debian's kernel --------------------------------
-# Here the drop monitor exists (dropwatch runs) and nfsleuth counts
-# creations at allocation instead of from netlink.
+# Here the drop monitor exists (dropwatch runs), nfsleuth runs once per
+# backend, and counts creations (when armed) at allocation instead of from
+# netlink.
 modprobe drop_monitor 2>/dev/null || true
-BENCH_ROUNDS=${VM_BENCH_ROUNDS:-3} BENCH_START_TIMEOUT=300 \
+BENCH_ROUNDS=${VM_BENCH_ROUNDS:-3} BENCH_START_TIMEOUT=300 BENCH_BACKENDS="fentry kprobe tracepoint" \
   bash "$BENCH_DIR/host_bench.sh" "$NFSLEUTH" "$TRAFFIC" "$CONNRATE" "$VMLAB_OUT/side-by-side"

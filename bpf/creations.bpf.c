@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * Who fills the conntrack table.
+ * Who fills the conntrack table. Userspace attaches these programs only
+ * while some namespace's table is under pressure (watch --arm-at).
  *
  * Where conntrack's allocation function can be hooked (fexit or kretprobe
  * on __nf_conntrack_alloc), every new entry is counted here, per netns,
@@ -140,9 +141,11 @@ int BPF_KRETPROBE(kretprobe_creation_alloc, long ret)
 
 /* ---- netlink path: remember who sent each new entry's first packet ---- */
 
-static __always_inline int on_dev_queue(struct sk_buff *skb)
+/* Attached only while a table is under pressure, it still runs for every
+ * packet then: the common case (not a new entry's first packet) returns
+ * after one field, read directly where the argument is typed. */
+static __always_inline int on_dev_queue(struct sk_buff *skb, unsigned long nfct)
 {
-	unsigned long nfct = BPF_CORE_READ(skb, _nfct);
 	struct nf_conn *ct = (struct nf_conn *)(nfct & ~NFS_NFCT_INFOMASK);
 	struct nfs_ct_tuple key = {};
 	struct nfs_owner owner = {};
@@ -161,11 +164,11 @@ static __always_inline int on_dev_queue(struct sk_buff *skb)
 SEC("tp_btf/net_dev_queue")
 int BPF_PROG(btf_net_dev_queue, struct sk_buff *skb)
 {
-	return on_dev_queue(skb);
+	return on_dev_queue(skb, skb->_nfct);
 }
 
 SEC("raw_tp/net_dev_queue")
 int BPF_PROG(raw_net_dev_queue, struct sk_buff *skb)
 {
-	return on_dev_queue(skb);
+	return on_dev_queue(skb, BPF_CORE_READ(skb, _nfct));
 }

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * Conntrack drop attribution, tracepoint backend: every packet netfilter
+ * Conntrack drop attribution, on every backend: every packet netfilter
  * drops passes skb:kfree_skb, with reason NETFILTER_DROP (5.17 and later)
  * or freed from nf_hook_slow (before). Which of those were
  * conntrack's doing is decided from kernel state at that moment:
@@ -16,7 +16,8 @@
  * Drops are folded per (netns, cause, hook, flow) in an LRU map; the first
  * drop of a key is also sent at once over the ring buffer, userspace reads
  * the counts every interval. Per-CPU counters account for every drop, so
- * totals add up even when records are lost or aggregates evicted.
+ * totals add up even when records are lost or aggregates evicted. Nothing
+ * here runs for a packet that is not dropped.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -43,21 +44,23 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
  * the ctinfo. Both are #defines, invisible to BTF. */
 #define NFS_SKB_DST_NOREF 1UL
 #define NFS_NFCT_INFOMASK 7UL
-/* uapi/linux/netfilter.h verdict */
-#define NFS_NF_DROP 0
-/* Nesting of netfilter hook calls on one CPU (a softirq may interrupt a
- * process-context hook): deeper calls are not followed. A power of two, so
- * indexes can be masked into bounds the verifier sees. */
-#define NFS_FRAME_DEPTH 4
-#define NFS_FRAME_MASK (NFS_FRAME_DEPTH - 1)
+/* Helper drops marked at once on one CPU (a softirq may interrupt a
+ * process-context hook): a power of two, for indexes the verifier bounds. */
+#define NFS_MARKS 4
+#define NFS_MARK_LIFETIME_NS 10000000ULL
+
+/* A field of a kernel struct, CO-RE relocated either way: loaded directly
+ * where the program's arguments are typed (tp_btf: a load the kernel
+ * checks, a fraction of the cost of a helper call), through
+ * bpf_probe_read_kernel() otherwise (raw_tp). `typed` is a constant at
+ * every call, so only one of the two is compiled. */
+#define NFS_FIELD(typed, src, path) ((typed) ? (src)->path : BPF_CORE_READ(src, path))
 
 const volatile __u32 nr_cpus = 1;
-/* Set by userspace while the fentry or kprobe hooks on conntrack's own
- * functions are attached: causes then come from what those functions
- * returned, and the statistics are not needed. Not rodata: the hooks come
- * and go with the nf_conntrack module while the programs run. */
-bool cause_from_hooks = false;
-__u32 backend_id = 3; /* of the records: 1 fentry, 2 kprobe, 3 tracepoint */
+/* Of the records: how conntrack's own functions are hooked (1 fentry, 2
+ * kprobe, 3 not at all). Not rodata: kprobes come and go with the
+ * nf_conntrack module while the programs run. */
+__u32 backend_id = 3;
 /* Kernels before 5.17 give skb:kfree_skb no drop reason: there a netfilter
  * drop is a kfree_skb() called from nf_hook_slow(), whose text userspace
  * finds in kallsyms ([start, end)). */
@@ -83,10 +86,22 @@ struct {
 	__type(value, __u64);
 } drop_counters SEC(".maps");
 
+/* A local socket's sender, learnt at a drop in its owner's context, for
+ * its later drops in softirq (a retransmitted SYN). The flow is part of the
+ * key: a socket freed and reused for another connection does not inherit
+ * the owner. */
+struct sock_flow {
+	__u64 sk;
+	__u16 sport;
+	__u16 dport;
+	__u32 pad;
+	__u8 daddr[16];
+};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 16384);
-	__type(key, __u64);
+	__type(key, struct sock_flow);
 	__type(value, struct nfs_owner);
 } sock_owners SEC(".maps");
 
@@ -96,6 +111,25 @@ struct {
 	__type(key, struct nfs_ct_stat_key);
 	__type(value, struct nfs_ct_stat_seen);
 } ct_stat_seen SEC(".maps");
+
+/* Text ranges [start, end) of the functions that run netfilter hooks
+ * (ip_rcv runs prerouting, ip_local_deliver input, ...), with the hook
+ * each runs, from kallsyms: the first of them on a drop's stack is where
+ * it was dropped. Only a flow's first drop looks. */
+const volatile __u64 hook_caller_start[NFS_HOOK_CALLERS] = {};
+const volatile __u64 hook_caller_end[NFS_HOOK_CALLERS] = {};
+const volatile __u8 hook_caller_hook[NFS_HOOK_CALLERS] = {};
+const volatile __u32 hook_callers = 0;
+/* From the tracepoint down to the hook's caller: kfree_skb's own frames,
+ * nf_hook_slow, nf_hook_slow_list for lists, and the caller. */
+#define NFS_STACK_FRAMES 12
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64[NFS_STACK_FRAMES]);
+} stack_scratch SEC(".maps");
 
 /* Scratch space: the value is too large to build on the 512-byte stack
  * next to the key and the origin. */
@@ -107,75 +141,73 @@ struct {
 } drop_scratch SEC(".maps");
 
 
-static __always_inline void parse_ports(unsigned char *l4, struct nfs_flow *f)
+/* The transport ports (or ICMP type and code) from bytes already read. */
+static __always_inline void ports_from(const __u8 *l4, struct nfs_flow *f)
 {
-	__u16 ports[2];
-	__u8 icmp[2];
-
 	switch (f->proto) {
 	case NFS_IPPROTO_TCP:
 	case NFS_IPPROTO_UDP:
 	case NFS_IPPROTO_UDPLITE:
 	case NFS_IPPROTO_SCTP:
 	case NFS_IPPROTO_DCCP:
-		if (bpf_probe_read_kernel(ports, sizeof(ports), l4) < 0) {
-			f->flags |= NFS_FLOW_TRUNCATED;
-			return;
-		}
-		f->sport = bpf_ntohs(ports[0]);
-		f->dport = bpf_ntohs(ports[1]);
+		f->sport = (__u16)l4[0] << 8 | l4[1];
+		f->dport = (__u16)l4[2] << 8 | l4[3];
 		break;
 	case NFS_IPPROTO_ICMP:
 	case NFS_IPPROTO_ICMPV6:
-		if (bpf_probe_read_kernel(icmp, sizeof(icmp), l4) < 0) {
-			f->flags |= NFS_FLOW_TRUNCATED;
-			return;
-		}
-		f->icmp_type = icmp[0];
-		f->icmp_code = icmp[1];
+		f->icmp_type = l4[0];
+		f->icmp_code = l4[1];
 		break;
 	}
 }
 
-/* Reads the 5-tuple from the packet headers (wire format). */
-static __always_inline void parse_flow(struct sk_buff *skb, struct nfs_flow *f)
+/* The same, past an IPv4 header with options: one more read. */
+static __always_inline void parse_ports(unsigned char *l4, struct nfs_flow *f)
 {
-	unsigned char *head = BPF_CORE_READ(skb, head);
-	unsigned char *l3 = head + BPF_CORE_READ(skb, network_header);
-	__u8 first;
+	__u8 first[4];
 
-	if (bpf_probe_read_kernel(&first, 1, l3) < 0) {
+	if (bpf_probe_read_kernel(first, sizeof(first), l4) < 0) {
 		f->flags |= NFS_FLOW_TRUNCATED;
 		return;
 	}
-	if ((first >> 4) == 4) {
-		__u8 hdr[20];
-		__u16 frag;
+	ports_from(first, f);
+}
 
-		if (bpf_probe_read_kernel(hdr, sizeof(hdr), l3) < 0) {
-			f->flags |= NFS_FLOW_TRUNCATED;
-			return;
-		}
+/* One read covers an IPv6 header or an IPv4 header without options, and
+ * the first 4 bytes after it. (An skb's buffer always extends well past
+ * its network header: reading this much from there stays inside it.) */
+#define NFS_L3_READ 44
+
+/* Reads the 5-tuple from the packet headers (wire format). */
+static __always_inline void parse_flow(struct sk_buff *skb, struct nfs_flow *f, bool typed)
+{
+	unsigned char *l3 = NFS_FIELD(typed, skb, head) + NFS_FIELD(typed, skb, network_header);
+	__u8 hdr[NFS_L3_READ];
+
+	if (bpf_probe_read_kernel(hdr, sizeof(hdr), l3) < 0) {
+		f->flags |= NFS_FLOW_TRUNCATED;
+		return;
+	}
+	if ((hdr[0] >> 4) == 4) {
+		__u8 ihl = hdr[0] & 0xf;
+		__u16 frag = ((__u16)hdr[6] << 8 | hdr[7]) & 0x1fff;
+
 		f->family = NFS_AF_INET_ABI;
 		f->proto = hdr[9];
 		__builtin_memcpy(f->saddr, &hdr[12], 4);
 		__builtin_memcpy(f->daddr, &hdr[16], 4);
-		frag = ((__u16)hdr[6] << 8 | hdr[7]) & 0x1fff;
 		if (frag) /* a later fragment carries no transport header */
 			return;
-		parse_ports(l3 + (first & 0xf) * 4, f);
-	} else if ((first >> 4) == 6) {
-		__u8 hdr[40];
-
-		if (bpf_probe_read_kernel(hdr, sizeof(hdr), l3) < 0) {
-			f->flags |= NFS_FLOW_TRUNCATED;
-			return;
-		}
+		if (ihl == 5)
+			ports_from(&hdr[20], f);
+		else
+			parse_ports(l3 + ihl * 4, f);
+	} else if ((hdr[0] >> 4) == 6) {
 		f->family = NFS_AF_INET6_ABI;
 		f->proto = hdr[6]; /* extension headers are reported as the protocol */
 		__builtin_memcpy(f->saddr, &hdr[8], 16);
 		__builtin_memcpy(f->daddr, &hdr[24], 16);
-		parse_ports(l3 + 40, f);
+		ports_from(&hdr[40], f);
 	} else {
 		f->flags |= NFS_FLOW_TRUNCATED;
 	}
@@ -183,10 +215,14 @@ static __always_inline void parse_flow(struct sk_buff *skb, struct nfs_flow *f)
 
 enum stat_read { STAT_OK, STAT_NO_CONNTRACK, STAT_UNREADABLE };
 
+/* struct ip_conntrack_stat: 13 counters in 6.1, 17 in 4.x; room to spare. */
+#define NFS_CT_STAT_MAX 128
+
 static __always_inline enum stat_read read_ct_stat(struct net *net, __u32 cpu, struct nfs_ct_stat_seen *out)
 {
 	struct ip_conntrack_stat *stat;
 	unsigned long offset;
+	__u8 buf[NFS_CT_STAT_MAX] __attribute__((aligned(4)));
 
 	if (!bpf_core_field_exists(net->ct))
 		return STAT_NO_CONNTRACK;
@@ -196,10 +232,15 @@ static __always_inline enum stat_read read_ct_stat(struct net *net, __u32 cpu, s
 	if (!cpu_offset(cpu, &offset))
 		return STAT_UNREADABLE;
 	stat = (struct ip_conntrack_stat *)((unsigned long)stat + offset);
-	out->drop = BPF_CORE_READ(stat, drop);
-	out->invalid = BPF_CORE_READ(stat, invalid);
-	out->insert_failed = BPF_CORE_READ(stat, insert_failed);
-	out->early_drop = BPF_CORE_READ(stat, early_drop);
+	/* One read of the whole struct (its size and the fields' offsets as
+	 * this kernel has them) costs a quarter of four. */
+	if (bpf_core_type_size(struct ip_conntrack_stat) > sizeof(buf) ||
+	    bpf_probe_read_kernel(buf, bpf_core_type_size(struct ip_conntrack_stat), stat) < 0)
+		return STAT_UNREADABLE;
+	out->drop = *(__u32 *)(buf + bpf_core_field_offset(struct ip_conntrack_stat, drop));
+	out->invalid = *(__u32 *)(buf + bpf_core_field_offset(struct ip_conntrack_stat, invalid));
+	out->insert_failed = *(__u32 *)(buf + bpf_core_field_offset(struct ip_conntrack_stat, insert_failed));
+	out->early_drop = *(__u32 *)(buf + bpf_core_field_offset(struct ip_conntrack_stat, early_drop));
 	return STAT_OK;
 }
 
@@ -233,11 +274,10 @@ static __always_inline __u8 take_ct_drop(struct net *net, __u32 netns, __u32 cpu
 	if (!seen)
 		return 0;
 	/* A counter behind what was seen was reset: nf_conntrack was unloaded
-	 * and loaded again. Follow it rather than take every later drop for
-	 * conntrack's. */
+	 * and loaded again, and every drop since passed here. */
 	if (cur.drop < seen->drop) {
-		seen->drop = cur.drop;
-		seen->invalid = cur.invalid;
+		seen->drop = 0;
+		seen->invalid = 0;
 	}
 	if (cur.drop == seen->drop)
 		return 0;
@@ -273,7 +313,7 @@ static __always_inline __u8 classify(struct net *net, __u32 netns, bool has_ct)
 		return NFS_CAUSE_RULE;
 	seen = stat_seen(netns, cpu);
 	if (seen && cur.insert_failed < seen->insert_failed) /* reset, as above */
-		seen->insert_failed = cur.insert_failed;
+		seen->insert_failed = 0;
 	if (seen && cur.insert_failed != seen->insert_failed) {
 		__sync_fetch_and_add(&seen->insert_failed, 1);
 		return NFS_CAUSE_INSERT_FAILED;
@@ -282,12 +322,14 @@ static __always_inline __u8 classify(struct net *net, __u32 netns, bool has_ct)
 }
 
 /* Names the sending process of a locally generated packet. */
-static __always_inline void attribute_sender(struct sock *sk, struct nfs_drop_origin *origin)
+static __always_inline void attribute_sender(struct sock *sk, const struct nfs_flow *flow,
+					     struct nfs_drop_origin *origin)
 {
-	__u64 key = (__u64)(unsigned long)sk;
+	struct sock_flow key = { .sk = (__u64)(unsigned long)sk, .sport = flow->sport, .dport = flow->dport };
 	struct nfs_owner owner = {};
 	struct nfs_owner *known;
 
+	__builtin_memcpy(key.daddr, flow->daddr, sizeof(key.daddr));
 	if (in_process_context()) {
 		fill_owner_from_current(&owner);
 		bpf_map_update_elem(&sock_owners, &key, &owner, BPF_ANY);
@@ -319,8 +361,9 @@ static __always_inline bool count_into_aggregate(struct nfs_drop_key *key)
 	v = bpf_map_lookup_elem(&drop_aggregates, key);
 	if (!v)
 		return false;
+	/* No clock read here: on some hypervisors it costs more than all the
+	 * rest. Userspace dates later counts by the sweep that reads them. */
 	__sync_fetch_and_add(&v->count, 1);
-	v->last_ns = bpf_ktime_get_boot_ns();
 	return true;
 }
 
@@ -337,7 +380,6 @@ static __always_inline void record_first_drop(struct nfs_drop_key *key, struct n
 		return;
 	v->count = 1;
 	v->first_ns = now;
-	v->last_ns = now;
 	v->origin = *origin;
 	if (bpf_map_update_elem(&drop_aggregates, key, v, BPF_NOEXIST) != 0) {
 		/* Another CPU created it first: fold into theirs. */
@@ -361,6 +403,28 @@ static __always_inline void record_first_drop(struct nfs_drop_key *key, struct n
 	bpf_ringbuf_submit(ev, 0);
 }
 
+/* The hook a packet being dropped is in, from the calling functions on
+ * the kernel stack; NFS_HOOK_UNKNOWN when none is recognised. */
+static __always_inline __u8 hook_from_stack(void *ctx)
+{
+	__u32 zero = 0;
+	__u64 *frames = bpf_map_lookup_elem(&stack_scratch, &zero);
+	long bytes;
+
+	if (!frames || !hook_callers)
+		return NFS_HOOK_UNKNOWN;
+	bytes = bpf_get_stack(ctx, frames, NFS_STACK_FRAMES * sizeof(__u64), 0);
+	for (int i = 0; i < NFS_STACK_FRAMES; i++) {
+		if ((long)(i * sizeof(__u64)) >= bytes)
+			break;
+		for (__u32 c = 0; c < NFS_HOOK_CALLERS && c < hook_callers; c++) {
+			if (frames[i] >= hook_caller_start[c] && frames[i] < hook_caller_end[c])
+				return hook_caller_hook[c];
+		}
+	}
+	return NFS_HOOK_UNKNOWN;
+}
+
 /* Conntrack creates entries at PRE_ROUTING (received) and LOCAL_OUT
  * (generated here) only, so its own drops happen there; a rule's hook is
  * not visible from the tracepoint alone. */
@@ -380,40 +444,23 @@ static __always_inline __u8 guess_hook(__u8 cause, __u32 iif)
 }
 
 /*
- * fentry/kprobe backend. Calls of nf_hook_slow, nf_conntrack_in and
- * __nf_conntrack_confirm are followed on a small per-CPU stack; when
- * conntrack itself returns NF_DROP, a mark names the skb and the cause, and
- * the kfree_skb that follows consumes it (so does a helper's log call, see
- * on_helper_log). A drop without a mark is a rule's.
+ * Conntrack's own functions, hooked with fentry or kprobes where the kernel
+ * allows (the fentry and kprobe backends); each runs only on a path of
+ * drops or of a full table, never per packet:
+ *  - early_drop(), entered only when the table is full, and the
+ *    nf_ct_delete() calls inside it: the entries evicted to make room;
+ *  - nf_ct_helper_log(): a conntrack helper dropping a packet.
+ * Causes of the drops themselves come from conntrack's counters (above).
  */
-struct ct_frame {
+struct helper_mark {
 	__u64 skb;
-	__u8 hook;
-	__u8 alloc_failed;   /* __nf_conntrack_alloc returned an error inside */
-	__u8 pad[2];
-	__u32 invalid_before; /* this CPU's `invalid` counter at entry */
-};
-
-struct ct_frames {
-	__u32 depth;
-	__u32 pad;
-	struct ct_frame f[NFS_FRAME_DEPTH];
-};
-
-struct drop_mark {
-	__u64 skb;
-	__u8 cause;
-	__u8 hook;
-	__u8 pad[6];
+	__u64 ns; /* when the helper said it: a mark its drop never took expires */
 };
 
 struct cpu_state {
-	struct ct_frames hook_calls;    /* nf_hook_slow */
-	struct ct_frames ct_in_calls;   /* nf_conntrack_in */
-	struct ct_frames confirm_calls; /* __nf_conntrack_confirm */
-	struct drop_mark marks[NFS_FRAME_DEPTH];
+	struct helper_mark marks[NFS_MARKS];
 	__u32 in_early_drop;
-	__u32 pad;
+	__u32 marked; /* marks set and not taken yet: most drops need not look */
 	__u64 last_evicted; /* the entry last reported in this early_drop() */
 };
 
@@ -426,9 +473,9 @@ struct {
 
 /* PREEMPT_RT runs netfilter hooks preemptibly (softirqs in threads, local
  * output in the sender's context with only migration disabled): two tasks
- * can be inside hooks on one CPU at once, so the call frames are kept per
+ * can be inside conntrack on one CPU at once, so the state is kept per
  * task there. Set by userspace from /sys/kernel/realtime. */
-const volatile bool frames_per_task = false;
+const volatile bool state_per_task = false;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -443,13 +490,13 @@ static __always_inline struct cpu_state *this_cpu_state(void)
 	struct cpu_state *st;
 	__u32 zero = 0;
 
-	if (!frames_per_task)
+	if (!state_per_task)
 		return bpf_map_lookup_elem(&cpu_states, &zero);
 	st = bpf_map_lookup_elem(&task_states, &task);
 	if (st)
 		return st;
 	/* A zeroed state to start from: this CPU's slot of cpu_states, which
-	 * stays unused (and zero) when frames are kept per task. */
+	 * stays unused (and zero) when the state is kept per task. */
 	st = bpf_map_lookup_elem(&cpu_states, &zero);
 	if (!st)
 		return NULL;
@@ -457,283 +504,103 @@ static __always_inline struct cpu_state *this_cpu_state(void)
 	return bpf_map_lookup_elem(&task_states, &task);
 }
 
-static __always_inline struct ct_frame *frame_push(struct ct_frames *s, struct sk_buff *skb, __u8 hook)
+static __always_inline bool mark_fresh(const struct helper_mark *m, __u64 now)
 {
-	__u32 d = s->depth;
-
-	struct ct_frame *f;
-
-	/* Deeper than any real nesting: exits were missed (a program attached
-	 * between a call's entry and its exit, a return probe that did not
-	 * fire). Start over rather than stay broken. */
-	if (d >= NFS_FRAME_DEPTH)
-		d = 0;
-	s->depth = d + 1;
-	f = &s->f[d & NFS_FRAME_MASK];
-	f->skb = (__u64)(unsigned long)skb;
-	f->hook = hook;
-	f->alloc_failed = 0;
-	f->invalid_before = 0;
-	return f;
-}
-
-static __always_inline struct ct_frame *frame_top(struct ct_frames *s)
-{
-	__u32 d = s->depth;
-
-	if (d == 0 || d > NFS_FRAME_DEPTH)
-		return NULL;
-	return &s->f[(d - 1) & NFS_FRAME_MASK];
-}
-
-static __always_inline struct ct_frame *frame_pop(struct ct_frames *s)
-{
-	struct ct_frame *f;
-
-	if (s->depth == 0)
-		return NULL;
-	f = frame_top(s);
-	s->depth -= 1;
-	return f;
-}
-
-/* Pops down to the frame of this skb (frames of calls whose exit was
- * missed are discarded); skb 0 (a return probe cannot see it) pops one. */
-static __always_inline struct ct_frame *frame_pop_for(struct ct_frames *s, __u64 skb)
-{
-	for (int i = 0; i < NFS_FRAME_DEPTH; i++) {
-		struct ct_frame *f = frame_pop(s);
-
-		if (!f || !skb || f->skb == skb)
-			return f;
-	}
-	return NULL;
-}
-
-/* The hook an skb is being run through on this CPU, if known. */
-static __always_inline __u8 current_hook(struct cpu_state *st, struct sk_buff *skb)
-{
-	for (int i = 0; i < NFS_FRAME_DEPTH; i++) {
-		if (i < st->hook_calls.depth && st->hook_calls.f[i].skb == (__u64)(unsigned long)skb)
-			return st->hook_calls.f[i].hook;
-	}
-	return NFS_HOOK_UNKNOWN;
-}
-
-static __always_inline void set_mark(struct cpu_state *st, struct sk_buff *skb, __u8 cause, __u8 hook)
-{
-	int free_slot = -1;
-
-	for (int i = 0; i < NFS_FRAME_DEPTH; i++) {
-		if (st->marks[i].skb == 0 && free_slot < 0)
-			free_slot = i;
-	}
-	if (free_slot < 0)
-		free_slot = 0; /* a stale mark (its free was never seen) gives way */
-	if (free_slot < NFS_FRAME_DEPTH) {
-		st->marks[free_slot].skb = (__u64)(unsigned long)skb;
-		st->marks[free_slot].cause = cause;
-		st->marks[free_slot].hook = hook;
-	}
-}
-
-static __always_inline void take_mark(struct sk_buff *skb, __u8 *cause, __u8 *hook)
-{
-	struct cpu_state *st = this_cpu_state();
-
-	*cause = NFS_CAUSE_RULE;
-	*hook = NFS_HOOK_UNKNOWN;
-	if (!st)
-		return;
-	*hook = current_hook(st, skb);
-	for (int i = 0; i < NFS_FRAME_DEPTH; i++) {
-		if (st->marks[i].skb == (__u64)(unsigned long)skb) {
-			*cause = st->marks[i].cause;
-			if (st->marks[i].hook != NFS_HOOK_UNKNOWN)
-				*hook = st->marks[i].hook;
-			st->marks[i].skb = 0;
-			return;
-		}
-	}
-}
-
-static __always_inline __u32 this_cpu_invalid(struct net *net)
-{
-	struct nfs_ct_stat_seen cur = {};
-
-	if (read_ct_stat(net, bpf_get_smp_processor_id(), &cur) != STAT_OK)
-		return 0;
-	return cur.invalid;
-}
-
-static __always_inline void on_hook_slow_enter(struct sk_buff *skb, const struct nf_hook_state *state)
-{
-	struct cpu_state *st = this_cpu_state();
-
-	if (st)
-		frame_push(&st->hook_calls, skb, BPF_CORE_READ(state, hook));
-}
-
-static __always_inline void clear_mark(struct cpu_state *st, __u64 skb)
-{
-	for (int i = 0; i < NFS_FRAME_DEPTH; i++) {
-		if (st->marks[i].skb == skb)
-			st->marks[i].skb = 0;
-	}
-}
-
-static __always_inline void on_hook_slow_exit(__u64 skb)
-{
-	struct cpu_state *st = this_cpu_state();
-	struct ct_frame *f;
-
-	if (!st)
-		return;
-	f = frame_pop_for(&st->hook_calls, skb);
-	/* A drop inside this call took its mark; one left is of a packet
-	 * that was let through after all, and must not outlive it. */
-	if (f)
-		clear_mark(st, f->skb);
-}
-
-static __always_inline void on_ct_in_enter(struct sk_buff *skb, const struct nf_hook_state *state)
-{
-	struct cpu_state *st = this_cpu_state();
-	struct ct_frame *f;
-
-	if (!st)
-		return;
-	f = frame_push(&st->ct_in_calls, skb, BPF_CORE_READ(state, hook));
-	if (f)
-		f->invalid_before = this_cpu_invalid(BPF_CORE_READ(state, net));
-}
-
-static __always_inline void on_alloc_exit(long ret)
-{
-	struct cpu_state *st = this_cpu_state();
-	struct ct_frame *f;
-
-	/* IS_ERR(): the top 4095 values are errors; -ENOMEM means table full. */
-	if (!st || (unsigned long)ret < (unsigned long)-4095)
-		return;
-	f = frame_top(&st->ct_in_calls);
-	if (f)
-		f->alloc_failed = 1;
-}
-
-static __always_inline void on_ct_in_exit(__u64 exiting_skb, struct net *net, unsigned int verdict)
-{
-	struct cpu_state *st = this_cpu_state();
-	struct ct_frame *f;
-	struct sk_buff *skb;
-	__u8 cause;
-
-	if (!st)
-		return;
-	f = frame_pop_for(&st->ct_in_calls, exiting_skb);
-	if (!f || verdict != NFS_NF_DROP)
-		return;
-	skb = (struct sk_buff *)(unsigned long)f->skb;
-	if (f->alloc_failed)
-		cause = NFS_CAUSE_TABLE_FULL;
-	else if (this_cpu_invalid(net) != f->invalid_before)
-		cause = NFS_CAUSE_INVALID;
-	else
-		cause = NFS_CAUSE_OTHER_CT;
-	set_mark(st, skb, cause, f->hook);
-}
-
-static __always_inline void on_confirm_enter(struct sk_buff *skb)
-{
-	struct cpu_state *st = this_cpu_state();
-
-	if (st)
-		frame_push(&st->confirm_calls, skb, NFS_HOOK_UNKNOWN);
-}
-
-static __always_inline void on_confirm_exit(__u64 exiting_skb, int ret)
-{
-	struct cpu_state *st = this_cpu_state();
-	struct ct_frame *f;
-	struct sk_buff *skb;
-
-	if (!st)
-		return;
-	f = frame_pop_for(&st->confirm_calls, exiting_skb);
-	if (!f || ret != NFS_NF_DROP)
-		return;
-	skb = (struct sk_buff *)(unsigned long)f->skb;
-	set_mark(st, skb, NFS_CAUSE_INSERT_FAILED, current_hook(st, skb));
+	return m->skb && now - m->ns < NFS_MARK_LIFETIME_NS;
 }
 
 /* nf_ct_helper_log() is how a conntrack helper says it is dropping the
  * packet it was given ("nf_ct_ftp: dropping packet: ..."): every in-tree
  * helper calls it on the way to returning NF_DROP, and nothing else does.
- * It runs per helper drop, never per packet. */
+ * The kfree_skb of that drop follows at once and takes the mark. */
 static __always_inline void on_helper_log(struct sk_buff *skb)
 {
 	struct cpu_state *st = this_cpu_state();
-
-	if (st)
-		set_mark(st, skb, NFS_CAUSE_HELPER, current_hook(st, skb));
-}
-
-/* Where causes come from conntrack's counters, a helper's drop (which no
- * counter shows) is still known by its mark, when the helper hook is on. */
-static __always_inline bool take_helper_mark(struct sk_buff *skb, __u8 *hook)
-{
-	struct cpu_state *st = this_cpu_state();
+	__u64 now = bpf_ktime_get_ns();
+	int slot = 0;
 
 	if (!st)
+		return;
+	for (int i = 0; i < NFS_MARKS; i++) {
+		if (!mark_fresh(&st->marks[i], now)) {
+			slot = i;
+			break;
+		}
+	}
+	st->marks[slot & (NFS_MARKS - 1)].skb = (__u64)(unsigned long)skb;
+	st->marks[slot & (NFS_MARKS - 1)].ns = now;
+	st->marked += 1;
+}
+
+static __always_inline bool take_helper_mark(struct sk_buff *skb)
+{
+	struct cpu_state *st = this_cpu_state();
+	__u64 now;
+
+	if (!st || !st->marked)
 		return false;
-	for (int i = 0; i < NFS_FRAME_DEPTH; i++) {
-		if (st->marks[i].skb == (__u64)(unsigned long)skb && st->marks[i].cause == NFS_CAUSE_HELPER) {
+	now = bpf_ktime_get_ns();
+	for (int i = 0; i < NFS_MARKS; i++) {
+		if (st->marks[i].skb == (__u64)(unsigned long)skb && mark_fresh(&st->marks[i], now)) {
 			st->marks[i].skb = 0;
-			*hook = st->marks[i].hook;
+			st->marked -= 1;
 			return true;
 		}
 	}
+	/* What is left has expired (its drop was never seen): stop looking. */
+	for (int i = 0; i < NFS_MARKS; i++) {
+		if (mark_fresh(&st->marks[i], now))
+			return false;
+	}
+	st->marked = 0;
 	return false;
 }
 
-static __always_inline int on_netfilter_drop(struct sk_buff *skb)
+static __always_inline int on_netfilter_drop(void *ctx, struct sk_buff *skb, bool typed)
 {
 	struct nfs_drop_key key = {};
-	struct nfs_drop_origin origin = {};
-	unsigned long refdst = BPF_CORE_READ(skb, _skb_refdst);
-	struct dst_entry *dst = (struct dst_entry *)(refdst & ~NFS_SKB_DST_NOREF);
-	struct net_device *in_dev = BPF_CORE_READ(skb, dev);
-	struct net_device *out_dev = dst ? BPF_CORE_READ(dst, dev) : NULL;
-	struct net_device *any_dev = in_dev ? in_dev : out_dev;
-	struct sock *sk = BPF_CORE_READ(skb, sk);
-	unsigned long nfct = BPF_CORE_READ(skb, _nfct);
+	struct nfs_drop_origin origin;
+	struct net_device *in_dev = NFS_FIELD(typed, skb, dev);
+	struct sock *sk = NFS_FIELD(typed, skb, sk);
+	unsigned long nfct = NFS_FIELD(typed, skb, _nfct);
 	struct nf_conn *ct = (struct nf_conn *)(nfct & ~NFS_NFCT_INFOMASK);
-	__u32 iif = BPF_CORE_READ(skb, skb_iif);
+	__u32 iif = NFS_FIELD(typed, skb, skb_iif);
+	struct net_device *out_dev = NULL;
+	struct dst_entry *dst;
 	struct net *net;
 
-	if (any_dev)
-		net = BPF_CORE_READ(any_dev, nd_net.net);
-	else if (sk)
-		net = BPF_CORE_READ(sk, __sk_common.skc_net.net);
-	else
-		return 0;
-	key.netns_ino = BPF_CORE_READ(net, ns.inum);
-	parse_flow(skb, &key.flow);
+	/* The packet's namespace: its device's, or for one not yet given a
+	 * device (local output), its socket's; else its route's. */
+	if (in_dev) {
+		net = NFS_FIELD(typed, in_dev, nd_net.net);
+		key.netns_ino = NFS_FIELD(typed, net, ns.inum);
+	} else if (sk) {
+		net = NFS_FIELD(typed, sk, __sk_common.skc_net.net);
+		key.netns_ino = NFS_FIELD(typed, net, ns.inum);
+	} else {
+		/* An untyped pointer (the low bit of _skb_refdst is a flag). */
+		dst = (struct dst_entry *)(NFS_FIELD(typed, skb, _skb_refdst) & ~NFS_SKB_DST_NOREF);
+		out_dev = dst ? BPF_CORE_READ(dst, dev) : NULL;
+		if (!out_dev)
+			return 0;
+		net = BPF_CORE_READ(out_dev, nd_net.net);
+		key.netns_ino = BPF_CORE_READ(net, ns.inum);
+	}
+	parse_flow(skb, &key.flow, typed);
 	if (ct && bpf_core_field_exists(ct->zone))
 		key.zone = BPF_CORE_READ(ct, zone.id);
-	if (cause_from_hooks) {
-		take_mark(skb, &key.cause, &key.hook);
-	} else if (take_helper_mark(skb, &key.hook)) {
-		key.cause = NFS_CAUSE_HELPER;
-		if (key.hook == NFS_HOOK_UNKNOWN)
-			key.hook = guess_hook(key.cause, iif);
-	} else {
-		key.cause = classify(net, key.netns_ino, ct != NULL);
-		key.hook = guess_hook(key.cause, iif);
-	}
+	key.cause = take_helper_mark(skb) ? NFS_CAUSE_HELPER : classify(net, key.netns_ino, ct != NULL);
+	key.hook = guess_hook(key.cause, iif);
 	if (count_into_aggregate(&key))
 		return 0;
 
+	/* Only a flow's first drop gets this far. */
+	__builtin_memset(&origin, 0, sizeof(origin));
+	if (key.hook == NFS_HOOK_UNKNOWN) {
+		__u8 hook = hook_from_stack(ctx);
+
+		origin.stack_hook = hook == NFS_HOOK_UNKNOWN ? 0 : hook + 1;
+	}
 	if (iif) {
 		origin.in_ifindex = iif;
 		if (in_dev)
@@ -741,7 +608,11 @@ static __always_inline int on_netfilter_drop(struct sk_buff *skb)
 	} else {
 		origin.flags |= NFS_ORIGIN_LOCAL;
 		if (sk)
-			attribute_sender(sk, &origin);
+			attribute_sender(sk, &key.flow, &origin);
+	}
+	if (!out_dev) {
+		dst = (struct dst_entry *)(NFS_FIELD(typed, skb, _skb_refdst) & ~NFS_SKB_DST_NOREF);
+		out_dev = dst ? BPF_CORE_READ(dst, dev) : NULL;
 	}
 	if (out_dev) {
 		origin.out_ifindex = BPF_CORE_READ(out_dev, ifindex);
@@ -758,7 +629,7 @@ static __always_inline bool freed_in_nf_hook_slow(void *location)
 	return at >= nf_hook_slow_start && at < nf_hook_slow_end;
 }
 
-static __always_inline int on_kfree_skb(struct sk_buff *skb, void *location, int reason)
+static __always_inline int on_kfree_skb(void *ctx, struct sk_buff *skb, void *location, int reason, bool typed)
 {
 	/* Drop reasons arrived in 5.17, NETFILTER_DROP among them;
 	 * where the enum lacks it, the call site tells. */
@@ -768,76 +639,53 @@ static __always_inline int on_kfree_skb(struct sk_buff *skb, void *location, int
 	} else if (!freed_in_nf_hook_slow(location)) {
 		return 0;
 	}
-	return on_netfilter_drop(skb);
+	return on_netfilter_drop(ctx, skb, typed);
 }
 
-static __always_inline int on_kfree_skb_at(struct sk_buff *skb, void *location)
+static __always_inline int on_kfree_skb_at(void *ctx, struct sk_buff *skb, void *location, bool typed)
 {
 	if (!freed_in_nf_hook_slow(location))
 		return 0;
-	return on_netfilter_drop(skb);
+	return on_netfilter_drop(ctx, skb, typed);
 }
 
 /* The tracepoint's arguments since 5.17: (skb, location, reason). */
 SEC("tp_btf/kfree_skb")
 int BPF_PROG(btf_kfree_skb, struct sk_buff *skb, void *location, enum skb_drop_reason reason)
 {
-	return on_kfree_skb(skb, location, reason);
+	return on_kfree_skb(ctx, skb, location, reason, true);
 }
 
 SEC("raw_tp/kfree_skb")
 int BPF_PROG(raw_kfree_skb, struct sk_buff *skb, void *location, int reason)
 {
-	return on_kfree_skb(skb, location, reason);
+	return on_kfree_skb(ctx, skb, location, reason, false);
 }
 
 /* Before 5.17: (skb, location). Reading a third argument would be refused. */
 SEC("tp_btf/kfree_skb")
 int BPF_PROG(btf_kfree_skb_at, struct sk_buff *skb, void *location)
 {
-	return on_kfree_skb_at(skb, location);
+	return on_kfree_skb_at(ctx, skb, location, true);
 }
 
 SEC("raw_tp/kfree_skb")
 int BPF_PROG(raw_kfree_skb_at, struct sk_buff *skb, void *location)
 {
-	return on_kfree_skb_at(skb, location);
-}
-
-/* A TCP socket starting to connect is in its owner's context: remember the
- * owner for drops of its retransmitted SYNs, which happen in softirq. */
-static __always_inline int on_sock_state(const struct sock *sk, int newstate)
-{
-	__u64 key = (__u64)(unsigned long)sk;
-	struct nfs_owner owner = {};
-
-	if (newstate == TCP_SYN_SENT && in_process_context()) {
-		fill_owner_from_current(&owner);
-		bpf_map_update_elem(&sock_owners, &key, &owner, BPF_ANY);
-	} else if (newstate == TCP_CLOSE) {
-		bpf_map_delete_elem(&sock_owners, &key);
-	}
-	return 0;
-}
-
-SEC("tp_btf/inet_sock_set_state")
-int BPF_PROG(btf_inet_sock_set_state, const struct sock *sk, const int oldstate, const int newstate)
-{
-	return on_sock_state(sk, newstate);
-}
-
-SEC("raw_tp/inet_sock_set_state")
-int BPF_PROG(raw_inet_sock_set_state, const struct sock *sk, const int oldstate, const int newstate)
-{
-	return on_sock_state(sk, newstate);
+	return on_kfree_skb_at(ctx, skb, location, false);
 }
 
 /* An entry evicted by early_drop() to make room is a casualty of a full
- * table: its flow is reported with cause early_drop. */
+ * table: its flow is reported with cause early_drop. nf_ct_delete() also
+ * ends every other entry; those calls return after one load of this count
+ * of early_drop() calls in progress anywhere. */
+__u32 evicting = 0;
+
 static __always_inline void on_early_drop_enter(void)
 {
 	struct cpu_state *st = this_cpu_state();
 
+	__sync_fetch_and_add(&evicting, 1);
 	if (st) {
 		st->in_early_drop += 1;
 		st->last_evicted = 0;
@@ -848,18 +696,23 @@ static __always_inline void on_early_drop_exit(void)
 {
 	struct cpu_state *st = this_cpu_state();
 
+	if (evicting)
+		__sync_fetch_and_add(&evicting, -1);
 	if (st && st->in_early_drop)
 		st->in_early_drop -= 1;
 }
 
 static __always_inline void on_ct_delete(struct nf_conn *ct)
 {
-	struct cpu_state *st = this_cpu_state();
 	struct nfs_drop_key key = {};
 	struct nfs_drop_origin origin = {};
 	struct nf_conntrack_tuple *t;
+	struct cpu_state *st;
 	struct net *net;
 
+	if (!evicting)
+		return;
+	st = this_cpu_state();
 	if (!st || !st->in_early_drop)
 		return;
 	/* Both nf_ct_delete and its .part.0 clone are hooked where the
@@ -897,58 +750,7 @@ static __always_inline void on_ct_delete(struct nf_conn *ct)
 		record_first_drop(&key, &origin);
 }
 
-/* fentry/fexit twins (BTF trampolines: arguments at exit too). */
-SEC("fentry/nf_hook_slow")
-int BPF_PROG(fentry_nf_hook_slow, struct sk_buff *skb, struct nf_hook_state *state)
-{
-	on_hook_slow_enter(skb, state);
-	return 0;
-}
-
-SEC("fexit/nf_hook_slow")
-int BPF_PROG(fexit_nf_hook_slow, struct sk_buff *skb, struct nf_hook_state *state, const void *e, unsigned int i,
-	     int ret)
-{
-	on_hook_slow_exit((__u64)(unsigned long)skb);
-	return 0;
-}
-
-SEC("fentry/nf_conntrack_in")
-int BPF_PROG(fentry_nf_conntrack_in, struct sk_buff *skb, const struct nf_hook_state *state)
-{
-	on_ct_in_enter(skb, state);
-	return 0;
-}
-
-SEC("fexit/nf_conntrack_in")
-int BPF_PROG(fexit_nf_conntrack_in, struct sk_buff *skb, const struct nf_hook_state *state, unsigned int ret)
-{
-	on_ct_in_exit((__u64)(unsigned long)skb, BPF_CORE_READ(state, net), ret);
-	return 0;
-}
-
-SEC("fexit/__nf_conntrack_alloc")
-int BPF_PROG(fexit_nf_conntrack_alloc, struct net *net, const void *zone, const void *orig, const void *repl,
-	     unsigned int gfp, __u32 hash, struct nf_conn *ret)
-{
-	on_alloc_exit((long)ret);
-	return 0;
-}
-
-SEC("fentry/__nf_conntrack_confirm")
-int BPF_PROG(fentry_nf_conntrack_confirm, struct sk_buff *skb)
-{
-	on_confirm_enter(skb);
-	return 0;
-}
-
-SEC("fexit/__nf_conntrack_confirm")
-int BPF_PROG(fexit_nf_conntrack_confirm, struct sk_buff *skb, int ret)
-{
-	on_confirm_exit((__u64)(unsigned long)skb, ret);
-	return 0;
-}
-
+/* fentry/fexit twins. */
 SEC("fentry/early_drop")
 int BPF_PROG(fentry_early_drop)
 {
@@ -970,67 +772,7 @@ int BPF_PROG(fentry_nf_ct_delete, struct nf_conn *ct)
 	return 0;
 }
 
-/* kprobe/kretprobe twins: a return probe sees only the return value, which
- * is why the entry side keeps the arguments on the per-CPU stacks. */
-SEC("kprobe/nf_hook_slow")
-int BPF_KPROBE(kprobe_nf_hook_slow, struct sk_buff *skb, struct nf_hook_state *state)
-{
-	on_hook_slow_enter(skb, state);
-	return 0;
-}
-
-SEC("kretprobe/nf_hook_slow")
-int BPF_KRETPROBE(kretprobe_nf_hook_slow)
-{
-	on_hook_slow_exit(0);
-	return 0;
-}
-
-SEC("kprobe/nf_conntrack_in")
-int BPF_KPROBE(kprobe_nf_conntrack_in, struct sk_buff *skb, const struct nf_hook_state *state)
-{
-	on_ct_in_enter(skb, state);
-	return 0;
-}
-
-SEC("kretprobe/nf_conntrack_in")
-int BPF_KRETPROBE(kretprobe_nf_conntrack_in, unsigned int ret)
-{
-	struct cpu_state *st = this_cpu_state();
-	struct ct_frame *f = st ? frame_top(&st->ct_in_calls) : NULL;
-	struct sk_buff *skb = f ? (struct sk_buff *)(unsigned long)f->skb : NULL;
-	struct net_device *dev = skb ? BPF_CORE_READ(skb, dev) : NULL;
-	struct net *net = NULL;
-
-	if (dev)
-		net = BPF_CORE_READ(dev, nd_net.net);
-	else if (skb)
-		net = BPF_CORE_READ(skb, sk, __sk_common.skc_net.net);
-	on_ct_in_exit(0, net, ret);
-	return 0;
-}
-
-SEC("kretprobe/__nf_conntrack_alloc")
-int BPF_KRETPROBE(kretprobe_nf_conntrack_alloc, struct nf_conn *ret)
-{
-	on_alloc_exit((long)ret);
-	return 0;
-}
-
-SEC("kprobe/__nf_conntrack_confirm")
-int BPF_KPROBE(kprobe_nf_conntrack_confirm, struct sk_buff *skb)
-{
-	on_confirm_enter(skb);
-	return 0;
-}
-
-SEC("kretprobe/__nf_conntrack_confirm")
-int BPF_KRETPROBE(kretprobe_nf_conntrack_confirm, int ret)
-{
-	on_confirm_exit(0, ret);
-	return 0;
-}
-
+/* kprobe/kretprobe twins. */
 SEC("kprobe/early_drop")
 int BPF_KPROBE(kprobe_early_drop)
 {

@@ -77,12 +77,17 @@ struct nfs_drop_origin {
 	char comm[NFS_COMM_LEN];
 	char in_if[NFS_IFNAME_LEN];
 	char out_if[NFS_IFNAME_LEN];
+	__u8 stack_hook;             /* where the key has none: 1 + the hook found on the stack; 0 none */
+	__u8 pad[7];
 };
+
+/* Functions that run netfilter hooks, by the hook they run, for telling a
+ * rule drop's hook from its stack. */
+#define NFS_HOOK_CALLERS 32
 
 struct nfs_drop_value {
 	__u64 count;                 /* drops folded in, updated atomically */
 	__u64 first_ns;              /* bpf_ktime_get_boot_ns() */
-	__u64 last_ns;
 	struct nfs_drop_origin origin;
 };
 

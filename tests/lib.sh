@@ -14,8 +14,11 @@ _cleanups=()
 
 # Runs registered cleanups in reverse order; never fails the trap itself.
 _run_cleanups() {
-  local rc=$?
-  for ((i = ${#_cleanups[@]} - 1; i >= 0; i--)); do eval "${_cleanups[i]}" >/dev/null 2>&1 || true; done
+  local rc=$? _cleanup_at
+  # A cleanup may use any variable name: the loop's own is local.
+  for ((_cleanup_at = ${#_cleanups[@]} - 1; _cleanup_at >= 0; _cleanup_at--)); do
+    eval "${_cleanups[_cleanup_at]}" >/dev/null 2>&1 || true
+  done
   rm -rf "$WORK"
   exit "$rc"
 }
@@ -79,6 +82,15 @@ require_root() { [[ $(id -u) == 0 ]] || { echo "skip [$TEST_NAME]: needs root"; 
 
 # Starts a long-running nfsleuth in the background and waits until it has
 # attached (its "tracing" line on stderr). Sets NFSLEUTH_BG_PID.
+# The port `watch --metrics 127.0.0.1:0` announced in its banner
+# ($WORK/NAME.err); fails the test when there is none.
+metrics_port() { # name
+  local port
+  port=$(sed -n 's|^nfsleuth: tracing.*metrics: http://127.0.0.1:\([0-9]*\)/metrics.*|\1|p' "$WORK/$1.err")
+  [[ -n $port ]] || fail "the banner of $1 names no metrics address: $(cat "$WORK/$1.err")"
+  echo "$port"
+}
+
 start_nfsleuth() { # name args...
   local name=$1; shift
   "$NFSLEUTH" "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" &

@@ -214,6 +214,12 @@ ParseOutcome parse_command_line(int argc, const char* const* argv, std::ostream&
                       "Emit ct_pressure when a namespace's table is this full, in percent (default 90)")
         ->check(number_from(1, 100))
         ->type_name("PERCENT");
+    watch->add_option("--arm-at", w.arm_at_percent,
+                      "Count who creates a namespace's conntrack entries only from this fill, in percent, until it "
+                      "falls 10 points below: nothing runs per connection while tables are healthy. 0: always "
+                      "(default 50; at most --threshold)")
+        ->check(number_from(0, 100))
+        ->type_name("PERCENT");
     watch->add_option("--metrics", w.metrics,
                       "Serve Prometheus metrics at http://HOST:PORT/metrics (':PORT' listens on all IPv4 addresses)")
         ->type_name("HOST:PORT");
@@ -246,7 +252,8 @@ ParseOutcome parse_command_line(int argc, const char* const* argv, std::ostream&
     watch->footer(
         "Events: module_request/module_load/... (as `modules`), ct_drop (as `drops`), ct_activate (conntrack\n"
         "became active in a namespace: the process and the rules behind it), ct_pressure (a table reached\n"
-        "--threshold: its fill and the top creators of entries), and a summary with the accounting at exit.\n"
+        "--threshold: its fill and the top creators of entries), ct_tracking (creators are counted in a\n"
+        "namespace from --arm-at on, and no longer), and a summary with the accounting at exit.\n"
         "Signals: SIGINT/SIGTERM detach and exit 0; SIGHUP reopens the journal (after logrotate).\n"
         "After attaching, capabilities are reduced to what following namespaces and reading their rules need.\n"
         "Examples:\n"
@@ -310,6 +317,12 @@ ParseOutcome parse_command_line(int argc, const char* const* argv, std::ostream&
         return {std::nullopt, static_cast<int>(ExitCode::usage)};
     }
     inv.command = app.get_subcommands().front()->get_name();
+    if (inv.command == "watch" && inv.watch.arm_at_percent > inv.watch.threshold_percent) {
+        err << "nfsleuth: --arm-at: must not be above --threshold (" << inv.watch.threshold_percent
+            << "): the creators named in a ct_pressure warning are counted from --arm-at on\n"
+               "Run 'nfsleuth --help' for usage.\n";
+        return {std::nullopt, static_cast<int>(ExitCode::usage)};
+    }
     return {inv, 0};
 }
 

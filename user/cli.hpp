@@ -32,6 +32,7 @@ struct DropOptions {
 
 struct WatchOptions {
     double threshold_percent = 90;             // ct_pressure when a table is this full
+    double arm_at_percent = 50;                // creators counted from this fill on (0: always)
     std::optional<std::string> metrics;        // HOST:PORT of the Prometheus endpoint
     std::optional<std::string> journal;        // JSON-lines file
     uint64_t journal_max_bytes = 64ull << 20;  // rotate beyond this

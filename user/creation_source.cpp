@@ -8,6 +8,7 @@
 #include <cstring>
 #include <iostream>
 #include <map>
+#include <set>
 #include <tuple>
 
 #include "bpf_support.hpp"
@@ -71,6 +72,8 @@ struct CreationSource::Impl {
 
     std::unique_ptr<ModuleHooks> module_alloc;  // the allocation hook following nf_conntrack
     bool follows_module = false;
+    bool tracking = false;
+    std::set<uint32_t> tracked;  // the namespaces whose creations are reported
 
     Impl(const CommonOptions& options, KernelProbe& probe, const CausePlan& plan)
         : skel(options.btf),
@@ -97,6 +100,12 @@ struct CreationSource::Impl {
                 CreatorKeyBytes bytes;
                 std::memcpy(bytes.data(), &next, sizeof next);
                 now[bytes] = v.count;
+                // The hook counts every namespace while any is tracked.
+                if (!tracked.count(next.netns_ino)) {
+                    key = next;
+                    prev = &key;
+                    continue;
+                }
                 // A key the LRU evicted and created again starts from zero.
                 auto old = reported_counts.find(bytes);
                 uint64_t before = old != reported_counts.end() && old->second <= v.count ? old->second : 0;
@@ -161,15 +170,24 @@ CreationSource::CreationSource(const CommonOptions& options, KernelProbe& probe,
     apply_percpu_layout(skel->rodata, probe.kernel_btf());
     bpf_map__set_max_entries(skel->maps.ct_creators, max_creators);
     impl_->hooks.load(skel, "creation programs");
-    if (!plan.backend) impl_->netlink = std::make_unique<CtEventSources>(netns);
+    if (!plan.backend) {
+        impl_->netlink = std::make_unique<CtEventSources>(netns);
+        // Subscribing where it matters most, once, so that a daemon that
+        // could never subscribe fails now rather than under pressure.
+        auto namespaces = list_network_namespaces();
+        if (!namespaces.empty()) impl_->netlink->refresh({namespaces.front()});
+        impl_->netlink->refresh({});
+    }
     if (plan.follows_module) {
         bpf_program* p = bpf_object__find_program_by_name(skel->obj, alloc_program(*plan.backend));
         if (p && bpf_program__fd(p) >= 0)
             impl_->module_alloc =
                 std::make_unique<ModuleHooks>("nf_conntrack", std::vector<bpf_program*>{p}, std::vector<bpf_program*>{}, kprobes);
     }
+    // Attached once to find out now whether the kernel takes them, then
+    // only while tracking.
     impl_->hooks.attach();
-    follow_conntrack();
+    impl_->hooks.detach();
 }
 
 CreationSource::~CreationSource() = default;
@@ -209,8 +227,26 @@ void CreationSource::drain() {
     });
 }
 
-void CreationSource::refresh(const std::vector<NetnsInfo>& namespaces) {
-    if (impl_->netlink) impl_->netlink->refresh(namespaces);
+std::optional<std::string> CreationSource::track(const std::vector<NetnsInfo>& armed) {
+    const bool want = !armed.empty();
+    std::optional<std::string> change;
+    // Hooks before subscriptions: a netlink event's first packet is seen.
+    if (want && !impl_->tracking) {
+        impl_->tracking = true;
+        impl_->hooks.attach();
+        change = follow_conntrack();
+    } else if (!want && impl_->tracking) {
+        impl_->tracking = false;
+        impl_->hooks.detach();
+        if (impl_->module_alloc) impl_->module_alloc->detach();
+    }
+    impl_->tracked.clear();
+    for (const auto& ns : armed) impl_->tracked.insert(static_cast<uint32_t>(ns.inode));
+    if (impl_->netlink) {
+        drain();  // what a subscription about to close still holds is counted
+        impl_->netlink->refresh(armed);
+    }
+    return change;
 }
 
 std::vector<Creation> CreationSource::collect() {
@@ -242,7 +278,7 @@ void CreationSource::detach() {
 }
 
 std::optional<std::string> CreationSource::follow_conntrack() {
-    if (!impl_->module_alloc) return std::nullopt;
+    if (!impl_->module_alloc || !impl_->tracking) return std::nullopt;
     switch (impl_->module_alloc->follow()) {
         case ModuleHooks::Change::attached:
         case ModuleHooks::Change::reattached: return "creations now counted at nf_conntrack's allocation (kprobe)";

@@ -45,14 +45,18 @@ public:
     std::vector<HookOutcome> hook_outcomes() const;
     // Reads the netlink events that wait (the allocation path needs none).
     void drain();
-    // Follows namespaces as they come and go (netlink path only).
-    void refresh(const std::vector<NetnsInfo>& namespaces);
+    // Counts the creations of these namespaces only (their tables are under
+    // pressure), and none while the list is empty: the hooks that run per
+    // new connection are attached, and the netlink subscriptions opened,
+    // only while some namespace is armed. Returns what changed in the hook
+    // following nf_conntrack, as follow_conntrack() does.
+    std::optional<std::string> track(const std::vector<NetnsInfo>& armed);
     // Creations since the last call, one per (netns, creator, destination).
     std::vector<Creation> collect();
     CreationAccounting accounting() const;
     void detach();
-    // Following nf_conntrack: attaches the allocation hook when it loads,
-    // detaches it when it goes. Returns what changed.
+    // Following nf_conntrack: attaches the allocation hook when it loads
+    // (while tracking), detaches it when it goes. Returns what changed.
     std::optional<std::string> follow_conntrack();
     // Every attached program.
     std::vector<bpf_program*> programs() const;

@@ -320,11 +320,13 @@ ExitCode run_doctor(const CommonOptions& options, const DoctorOptions& doctor) {
             std::printf("\nDrops recognised by: %s\n", j["drop_recognised_by"].is_null()
                                                              ? "NOTHING (see the notes)"
                                                              : j["drop_recognised_by"].get<std::string>().c_str());
-            std::string from = j["drop_backend"] == "tracepoint" ? " (kfree_skb plus conntrack's per-CPU statistics)"
+            std::string from = j["drop_backend"] == "tracepoint"
+                                   ? " (kfree_skb plus conntrack's per-CPU statistics; evictions not seen)"
                                : j["drop_causes_follow_module"].get<bool>()
-                                   ? " (conntrack's own functions, while the nf_conntrack module is loaded; kprobes, "
-                                     "which leave it free to be unloaded; conntrack's statistics otherwise)"
-                                   : " (conntrack's own functions)";
+                                   ? " (kfree_skb plus conntrack's per-CPU statistics; evictions from kprobes on "
+                                     "early_drop while the nf_conntrack module is loaded, which leave it free to be "
+                                     "unloaded)"
+                                   : " (kfree_skb plus conntrack's per-CPU statistics; evictions from early_drop)";
             std::printf("Drop causes from: %s%s\n", j["drop_backend"].get<std::string>().c_str(), from.c_str());
         }
         std::printf("\nHooks (each source's real programs loaded and attached):\n");

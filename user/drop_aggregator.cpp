@@ -17,7 +17,7 @@ std::optional<DropRecord> DropAggregator::on_first_drop(const FirstDrop& d) {
     return DropRecord{d.ts_boot_ns, d.raw_key, decode_key(d.raw_key), d.origin, 1, true};
 }
 
-std::vector<DropRecord> DropAggregator::on_sweep(const std::vector<MapEntry>& entries) {
+std::vector<DropRecord> DropAggregator::on_sweep(const std::vector<MapEntry>& entries, uint64_t swept_at_boot_ns) {
     std::vector<DropRecord> out;
     std::unordered_map<DropKeyBytes, uint64_t, DropKeyHash> next;
     next.reserve(entries.size());
@@ -31,7 +31,7 @@ std::vector<DropRecord> DropAggregator::on_sweep(const std::vector<MapEntry>& en
         // Fewer than reported: evicted and created again since the last sweep.
         uint64_t delta = e.value.count >= before ? e.value.count - before : e.value.count;
         if (delta) {
-            out.push_back({e.value.last_ns, e.key, decode_key(e.key), decode_origin(e.value.origin), delta,
+            out.push_back({swept_at_boot_ns, e.key, decode_key(e.key), decode_origin(e.value.origin), delta,
                            it == reported_.end()});
             reported_total_ += delta;
         }

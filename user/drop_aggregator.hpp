@@ -40,7 +40,9 @@ public:
     // A ring-buffer first drop; nullopt when a sweep already reported the key.
     std::optional<DropRecord> on_first_drop(const FirstDrop& d);
     // The map's current content: records for every key that grew.
-    std::vector<DropRecord> on_sweep(const std::vector<MapEntry>& entries);
+    // swept_at_boot_ns dates the records: within an interval of each key's
+    // latest drop (the kernel keeps no time per drop).
+    std::vector<DropRecord> on_sweep(const std::vector<MapEntry>& entries, uint64_t swept_at_boot_ns);
 
     uint64_t reported() const { return reported_total_; }
     std::size_t tracked_keys() const { return reported_.size(); }

@@ -117,6 +117,7 @@ Origin decode_origin(const nfs_drop_origin& raw) {
     }
     if (raw.in_ifindex) o.in_if = std::string(bounded_cstr(raw.in_if, sizeof raw.in_if));
     if (raw.out_ifindex) o.out_if = std::string(bounded_cstr(raw.out_if, sizeof raw.out_if));
+    if (raw.stack_hook) o.hook = hook_name(raw.stack_hook - 1);
     return o;
 }
 

@@ -51,6 +51,7 @@ struct Origin {
     std::string comm;
     std::optional<std::string> in_if;
     std::optional<std::string> out_if;
+    std::optional<std::string> hook;  // found on the first drop's stack, for keys without one
 };
 
 Origin decode_origin(const nfs_drop_origin& raw);

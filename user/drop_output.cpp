@@ -49,7 +49,7 @@ ojson to_json(const DropRecord& r, const DropContext& c) {
     j["netns"] = r.key.netns;
     j["netns_name"] = or_null(c.netns_name);
     j["zone"] = r.key.zone;
-    j["hook"] = or_null(r.key.hook);
+    j["hook"] = or_null(r.key.hook ? r.key.hook : r.origin.hook);
     j["in_if"] = or_null(o.in_if);
     j["out_if"] = or_null(o.out_if);
     j["local"] = o.local;
@@ -78,7 +78,7 @@ std::string to_human_line(const DropRecord& r, const DropContext& c) {
     std::string line = c.ts + " drop " + cause_name(r.key) + " " + format_flow(r.key.flow);
     line += " netns=" + std::to_string(r.key.netns);
     if (c.netns_name) line += "(" + escape_for_terminal(*c.netns_name) + ")";
-    if (r.key.hook) line += " hook=" + *r.key.hook;
+    if (auto hook = r.key.hook ? r.key.hook : r.origin.hook) line += " hook=" + *hook;
     if (o.in_if) line += " in=" + escape_for_terminal(*o.in_if);
     if (o.out_if) line += " out=" + escape_for_terminal(*o.out_if);
     if (o.pid) line += " by " + format_task(o.comm, *o.pid);

@@ -10,6 +10,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <iostream>
+#include <iterator>
+#include <set>
 
 #include "ct_stat.hpp"
 #include "kallsyms.hpp"
@@ -25,6 +27,25 @@ namespace nfsleuth {
 namespace {
 
 KernelDropCounters kernel_counters(const CtCpuStat& sum) { return {sum.drop, sum.insert_failed, sum.early_drop}; }
+
+// Functions that run a netfilter hook, with the hook they run (enum
+// nf_inet_hooks; the bridge's NF_BR_* hooks have the same numbers): the
+// first of them on a rule drop's stack is its hook. Names a kernel lacks
+// (inlined, or another version) are left out.
+struct HookCaller {
+    const char* function;
+    uint8_t hook;
+};
+constexpr HookCaller kHookCallers[] = {
+    {"ip_rcv", 0},           {"ip_sublist_rcv", 0},    {"ip_list_rcv", 0},     {"ipv6_rcv", 0},
+    {"ip6_sublist_rcv", 0},  {"ipv6_list_rcv", 0},     {"br_handle_frame", 0}, {"ip_local_deliver", 1},
+    {"ip6_input", 1},        {"br_pass_frame_up", 1},  {"ip_forward", 2},      {"ip6_forward", 2},
+    {"__br_forward", 2},     {"__ip_local_out", 3},    {"ip_local_out", 3},    {"raw_send_hdrinc", 3},
+    {"__ip6_local_out", 3},  {"ip6_local_out", 3},     {"ip6_xmit", 3},        {"rawv6_send_hdrinc", 3},
+    {"ndisc_send_skb", 3},   {"mld_sendpack", 3},      {"igmp6_send", 3},      {"ip_output", 4},
+    {"ip_mc_output", 4},     {"ip6_output", 4},        {"br_forward_finish", 4},
+};
+static_assert(std::size(kHookCallers) <= NFS_HOOK_CALLERS);
 
 // More of a command line than anyone reads in an event.
 constexpr std::size_t kMaxCmdlineBytes = 64 << 10;
@@ -147,11 +168,8 @@ struct DropSource::Programs {
         return sum_percpu_counter(bpf_map__fd(skel->maps.drop_counters), which);
     }
 
-    // Where causes come from now, as the records say it.
-    void causes_from(std::optional<Backend> b) {
-        skel->data->backend_id = !b ? 3 : *b == Backend::fentry ? 1 : 2;
-        skel->bss->cause_from_hooks = b.has_value();
-    }
+    // How conntrack's functions are hooked now, as the records say it.
+    void hooked_with(std::optional<Backend> b) { skel->data->backend_id = !b ? 3 : *b == Backend::fentry ? 1 : 2; }
 
     // The programs classify a drop by the conntrack counters moving since
     // the last drop they saw; start them from the counters' current values.
@@ -183,8 +201,8 @@ DropSource::DropSource(const CommonOptions& options, const DropOptions& drop_opt
     auto& skel = programs_->skel;
     int ncpu = libbpf_num_possible_cpus();
     skel->rodata->nr_cpus = ncpu > 0 ? static_cast<uint32_t>(ncpu) : 1;
-    skel->rodata->frames_per_task = read_number_file("/sys/kernel/realtime").value_or(0) == 1;
-    programs_->causes_from(cause_plan_.follows_module ? std::nullopt : cause_plan_.backend);
+    skel->rodata->state_per_task = read_number_file("/sys/kernel/realtime").value_or(0) == 1;
+    programs_->hooked_with(cause_plan_.follows_module ? std::nullopt : cause_plan_.backend);
     if (!apply_percpu_layout(skel->rodata, probe.kernel_btf())) {
         std::cerr << "nfsleuth: warning: the kernel's BTF has no per-CPU layout; drops without a conntrack entry "
                      "will be reported with cause unknown\n";
@@ -192,9 +210,22 @@ DropSource::DropSource(const CommonOptions& options, const DropOptions& drop_opt
     // Where kfree_skb carries no drop reason, the call site tells; it is
     // only needed there, but set everywhere for kernels whose reasons lack
     // NETFILTER_DROP.
-    if (auto range = RunningKernelSymbols().function_range("nf_hook_slow")) {
-        skel->rodata->nf_hook_slow_start = range->start;
-        skel->rodata->nf_hook_slow_end = range->end;
+    std::set<std::string> functions{"nf_hook_slow"};
+    for (const auto& c : kHookCallers) functions.insert(c.function);
+    const auto ranges = RunningKernelSymbols().function_ranges(functions);
+    uint32_t callers = 0;
+    for (const auto& c : kHookCallers) {
+        auto it = ranges.find(c.function);
+        if (it == ranges.end()) continue;
+        skel->rodata->hook_caller_start[callers] = it->second.start;
+        skel->rodata->hook_caller_end[callers] = it->second.end;
+        skel->rodata->hook_caller_hook[callers] = c.hook;
+        ++callers;
+    }
+    skel->rodata->hook_callers = callers;
+    if (auto slow = ranges.find("nf_hook_slow"); slow != ranges.end()) {
+        skel->rodata->nf_hook_slow_start = slow->second.start;
+        skel->rodata->nf_hook_slow_end = slow->second.end;
     } else if (kfree_skb_args(probe) == KfreeSkbArgs::location) {
         throw Failure(ExitCode::unsupported,
                       "this kernel's skb:kfree_skb has no drop reason and nf_hook_slow is not in /proc/kallsyms, so "
@@ -240,20 +271,17 @@ std::optional<std::string> DropSource::follow_conntrack() {
         case ModuleHooks::Change::none: return std::nullopt;
         case ModuleHooks::Change::attached:
         case ModuleHooks::Change::reattached:
-            programs_->causes_from(cause_plan_.backend);
+            programs_->hooked_with(cause_plan_.backend);
             agreement_.restart(true);
-            return "nf_conntrack is loaded: drop causes now come from kprobes on its functions";
+            return "nf_conntrack is loaded: kprobes on its functions now name the entries early_drop evicts and the "
+                   "packets its helpers drop";
         case ModuleHooks::Change::detached:
-            // Back to the counters: from their values now, not from when the
-            // hooks took over.
-            programs_->prime_counters(netns_);
-            programs_->causes_from(std::nullopt);
+            programs_->hooked_with(std::nullopt);
             agreement_.restart(false);
-            return "nf_conntrack was unloaded: its kprobes are detached; drop causes come from conntrack's counters "
-                   "when it is back, until its kprobes attach again";
+            return "nf_conntrack was unloaded: its kprobes are detached until it is back";
         case ModuleHooks::Change::failed:
             return "cannot attach kprobes to nf_conntrack's functions (" + hooks->error() +
-                   "); drop causes keep coming from conntrack's counters";
+                   "); evictions and helper drops are not named (their drops are still counted)";
     }
     return std::nullopt;
 }
@@ -261,8 +289,8 @@ std::optional<std::string> DropSource::follow_conntrack() {
 std::string DropSource::cause_note() const {
     if (!cause_plan_.follows_module) return "";
     auto& hooks = programs_->module_causes;
-    if (!hooks) return "drop causes from conntrack's counters (" + cause_note_ + ")";
-    return std::string("drop causes from kprobes on nf_conntrack's functions while it is loaded (") +
+    if (!hooks) return "evictions and helper drops not named (" + cause_note_ + ")";
+    return std::string("evictions and helper drops named by kprobes on nf_conntrack's functions while it is loaded (") +
            (hooks->attached() ? "attached" : "waiting for it to load") + ")";
 }
 
@@ -297,7 +325,7 @@ std::vector<HookOutcome> DropSource::hook_outcomes() const {
 }
 
 void DropSource::sweep() {
-    for (const auto& r : aggregator_.on_sweep(programs_->read_aggregates())) emit(r);
+    for (const auto& r : aggregator_.on_sweep(programs_->read_aggregates(), BootClock::boot_now_ns())) emit(r);
 }
 
 void DropSource::detach() {

@@ -40,10 +40,6 @@ std::vector<HookSpec> drop_hooks(KfreeSkbArgs args) {
          {{Flavor::tp_btf, "kfree_skb", {"btf_kfree_skb" + suffix}},
           {Flavor::raw_tp, "kfree_skb", {"raw_kfree_skb" + suffix}}},
          true},
-        {"sock_owner", "the process behind a connecting socket", false,
-         {{Flavor::tp_btf, "inet_sock_set_state", {"btf_inet_sock_set_state"}},
-          {Flavor::raw_tp, "inet_sock_set_state", {"raw_inet_sock_set_state"}}},
-         true},
     };
 }
 
@@ -71,14 +67,9 @@ const std::vector<HookSpec>& drop_cause_hooks() {
         }
         return std::vector<AttachCandidate>{{Flavor::fentry, fn, fentry}, {Flavor::kprobe, fn, kprobe}};
     };
+    // Paths of a full table only: early_drop() is entered only then, and
+    // nf_ct_delete() returns at once outside it.
     static const std::vector<HookSpec> hooks = {
-        {"nf_hook_slow", "the netfilter hook a packet is in", true, twins("nf_hook_slow", "nf_hook_slow", true, true)},
-        {"nf_conntrack_in", "conntrack's verdict on a packet", true,
-         twins("nf_conntrack_in", "nf_conntrack_in", true, true)},
-        {"ct_alloc", "entry allocation failures (table full)", true,
-         twins("__nf_conntrack_alloc", "nf_conntrack_alloc", false, true)},
-        {"ct_confirm", "insert clashes on confirm", true,
-         twins("__nf_conntrack_confirm", "nf_conntrack_confirm", true, true)},
         {"early_drop", "evictions to make room", true, twins("early_drop", "early_drop", true, true)},
         {"ct_delete", "the evicted entries", true, twins("nf_ct_delete", "nf_ct_delete", true, false)},
     };

@@ -51,16 +51,18 @@ std::vector<HookSpec> drop_hooks(KfreeSkbArgs args);
 // backend (the function is variadic, fentry cannot attach to it). Without
 // it, helper drops are reported as rule drops.
 const HookSpec& helper_drop_hook();
-// Hooks on conntrack's own functions that give exact causes; they are used
-// together, all with one backend, or not at all.
+// Hooks on conntrack's own functions that name the entries early_drop()
+// evicts; they are used together, all with one backend, or not at all.
 const std::vector<HookSpec>& drop_cause_hooks();
 
 // The moment conntrack becomes active in a namespace: its hook being
 // registered (fentry, kprobe), else nfnetlink sends (tracepoint).
 const std::vector<HookSpec>& activation_hooks();
 
-// How drop causes are known: from the cause hooks with one backend, or
-// (backend nullopt) from conntrack's counters at kfree_skb.
+// Which backend hooks conntrack's own functions (the cause hooks, and the
+// allocation for creations): none (backend nullopt) on the tracepoint
+// backend. Drop causes come from conntrack's counters at kfree_skb on
+// every backend.
 struct CausePlan {
     std::optional<Backend> backend;
     // conntrack's functions live in the nf_conntrack module: the hooks are

@@ -89,37 +89,54 @@ std::map<std::string, uint64_t> KernelSymbols::addresses(int fd, const std::set<
 namespace {
 
 // Streams the text symbols; only the addresses are kept (sorted), not names.
-std::optional<KernelSymbols::Range> range_from(const std::function<void(const std::function<void(std::string_view)>&)>& lines,
-                                               const std::string& name) {
-    std::optional<uint64_t> start;
+std::map<std::string, KernelSymbols::Range> ranges_from(
+    const std::function<void(const std::function<void(std::string_view)>&)>& lines, const std::set<std::string>& names) {
+    std::map<std::string, uint64_t> starts;
     std::vector<uint64_t> addrs;
     lines([&](std::string_view line) {
         auto sym = KernelSymbols::text_symbol(line);
         if (!sym) return;
-        if (!start && sym->name == name) start = sym->addr;
+        if (names.count(sym->name)) starts.emplace(sym->name, sym->addr);  // the first of a name
         addrs.push_back(sym->addr);
     });
-    if (!start) return std::nullopt;
-    uint64_t end = UINT64_MAX;
-    for (uint64_t a : addrs)
-        if (a > *start && a < end) end = a;
-    if (end == UINT64_MAX) return std::nullopt;  // the last symbol: its end is unknown
-    return KernelSymbols::Range{*start, end};
+    std::sort(addrs.begin(), addrs.end());
+    std::map<std::string, KernelSymbols::Range> out;
+    for (const auto& [name, start] : starts) {
+        auto next = std::upper_bound(addrs.begin(), addrs.end(), start);
+        if (next != addrs.end()) out[name] = {start, *next};  // the last symbol's end is unknown
+    }
+    return out;
+}
+
+std::optional<KernelSymbols::Range> one_range(const std::map<std::string, KernelSymbols::Range>& ranges,
+                                              const std::string& name) {
+    auto it = ranges.find(name);
+    if (it == ranges.end()) return std::nullopt;
+    return it->second;
 }
 
 }  // namespace
 
-std::optional<KernelSymbols::Range> KernelSymbols::function_range(std::istream& in, const std::string& name) {
-    return range_from(
+std::map<std::string, KernelSymbols::Range> KernelSymbols::function_ranges(std::istream& in,
+                                                                          const std::set<std::string>& names) {
+    return ranges_from(
         [&in](const std::function<void(std::string_view)>& on_line) {
             for (std::string line; std::getline(in, line);) on_line(line);
         },
-        name);
+        names);
+}
+
+std::map<std::string, KernelSymbols::Range> KernelSymbols::function_ranges(int fd, const std::set<std::string>& names) {
+    return ranges_from([fd](const std::function<void(std::string_view)>& on_line) { for_each_line(fd, on_line); },
+                       names);
+}
+
+std::optional<KernelSymbols::Range> KernelSymbols::function_range(std::istream& in, const std::string& name) {
+    return one_range(function_ranges(in, {name}), name);
 }
 
 std::optional<KernelSymbols::Range> KernelSymbols::function_range(int fd, const std::string& name) {
-    return range_from([fd](const std::function<void(std::string_view)>& on_line) { for_each_line(fd, on_line); },
-                      name);
+    return one_range(function_ranges(fd, {name}), name);
 }
 
 RunningKernelSymbols::RunningKernelSymbols() : kallsyms_(::open("/proc/kallsyms", O_RDONLY | O_CLOEXEC)) {}
@@ -135,6 +152,11 @@ std::map<std::string, uint64_t> RunningKernelSymbols::addresses_of(const std::se
 
 std::optional<KernelSymbols::Range> RunningKernelSymbols::function_range(const std::string& name) {
     return kallsyms_ ? KernelSymbols::function_range(kallsyms_.get(), name) : std::nullopt;
+}
+
+std::map<std::string, KernelSymbols::Range> RunningKernelSymbols::function_ranges(const std::set<std::string>& names) {
+    return kallsyms_ ? KernelSymbols::function_ranges(kallsyms_.get(), names)
+                     : std::map<std::string, KernelSymbols::Range>{};
 }
 
 std::string KernelSymbols::resolve(uint64_t addr) const {

@@ -49,6 +49,9 @@ public:
     };
     static std::optional<Range> function_range(std::istream& in, const std::string& name);
     static std::optional<Range> function_range(int fd, const std::string& name);
+    // The same for several functions in one pass; absent ones are left out.
+    static std::map<std::string, Range> function_ranges(std::istream& in, const std::set<std::string>& names);
+    static std::map<std::string, Range> function_ranges(int fd, const std::set<std::string>& names);
     bool empty() const { return symbols_.empty(); }
 
 private:
@@ -69,6 +72,7 @@ public:
     // Read afresh at each call (modules loaded since count), not kept.
     std::map<std::string, uint64_t> addresses_of(const std::set<std::string>& names);
     std::optional<KernelSymbols::Range> function_range(const std::string& name);
+    std::map<std::string, KernelSymbols::Range> function_ranges(const std::set<std::string>& names);
 
 private:
     UniqueFd kallsyms_;

@@ -8,8 +8,6 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
-#include <fstream>
-#include <iterator>
 #include <string>
 
 #include "netns.hpp"
@@ -19,17 +17,10 @@ namespace nfsleuth {
 namespace {
 
 constexpr std::array<const char*, kKprobeTargetCount> kFunctions = {
-    "nf_hook_slow", "nf_conntrack_in", "__nf_conntrack_alloc", "__nf_conntrack_confirm",
-    "early_drop",   "nf_ct_delete",    "nf_ct_delete.part.0",  "nf_ct_helper_log",
+    "__nf_conntrack_alloc", "early_drop", "nf_ct_delete", "nf_ct_delete.part.0", "nf_ct_helper_log",
 };
 
 constexpr const char* kPmuDir = "/sys/bus/event_source/devices/kprobe/";
-
-std::optional<std::string> read_text(const std::string& path) {
-    std::ifstream in(path);
-    if (!in) return std::nullopt;
-    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
 
 }  // namespace
 
@@ -69,7 +60,7 @@ std::optional<unsigned> parse_config_bit(std::string_view format) {
 
 std::optional<KprobePmu> kprobe_pmu() {
     auto type = read_number_file(std::string(kPmuDir) + "type");
-    auto format = read_text(std::string(kPmuDir) + "format/retprobe");
+    auto format = read_whole_file(std::string(kPmuDir) + "format/retprobe");
     auto bit = format ? parse_config_bit(*format) : std::nullopt;
     if (!type || *type > UINT32_MAX || !bit) return std::nullopt;
     return KprobePmu{static_cast<uint32_t>(*type), *bit};

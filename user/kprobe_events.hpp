@@ -19,18 +19,17 @@
 namespace nfsleuth {
 
 // Every function a kprobe of the drop and creation programs follows
-// nf_conntrack on: a program on any other function cannot be attached that way.
+// nf_conntrack on, and nothing more: the broker opens kprobes on these
+// alone, so that a compromised daemon can probe no other function. A
+// program on any other function cannot be attached that way.
 enum class KprobeTarget : uint8_t {
-    nf_hook_slow,
-    nf_conntrack_in,
-    nf_conntrack_alloc,    // __nf_conntrack_alloc
-    nf_conntrack_confirm,  // __nf_conntrack_confirm
+    nf_conntrack_alloc,  // __nf_conntrack_alloc
     early_drop,
     nf_ct_delete,
     nf_ct_delete_part,  // nf_ct_delete.part.0, a compiler clone
     nf_ct_helper_log,
 };
-constexpr std::size_t kKprobeTargetCount = 8;
+constexpr std::size_t kKprobeTargetCount = 5;
 
 // The kernel function a target names.
 const char* kprobe_function(KprobeTarget target);

@@ -4,9 +4,9 @@
 #include <bpf/libbpf.h>
 
 #include <algorithm>
-#include <fstream>
-#include <iterator>
 #include <sstream>
+
+#include "netns.hpp"
 
 namespace nfsleuth {
 
@@ -24,9 +24,8 @@ std::optional<std::string> module_instance(std::string_view proc_modules, std::s
 }
 
 std::optional<std::string> loaded_module_instance(std::string_view name) {
-    std::ifstream in("/proc/modules");
-    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    return module_instance(text, name);
+    auto text = read_whole_file("/proc/modules");
+    return text ? module_instance(*text, name) : std::nullopt;
 }
 
 ModuleHooks::ModuleHooks(std::string module, std::vector<bpf_program*> programs, std::vector<bpf_program*> if_present,

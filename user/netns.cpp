@@ -4,28 +4,45 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <charconv>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <set>
 
 namespace nfsleuth {
 
 namespace fs = std::filesystem;
 
-std::optional<uint64_t> read_number_file(const std::string& path) {
-    std::ifstream in(path);
-    uint64_t v;
-    if (in >> v) return v;
-    return std::nullopt;
+std::optional<uint64_t> parse_number(std::string_view text) {
+    const char* begin = text.data();
+    const char* end = begin + text.size();
+    while (begin < end && *begin == ' ') ++begin;
+    uint64_t v = 0;
+    auto [p, ec] = std::from_chars(begin, end, v);
+    if (ec != std::errc() || p == begin) return std::nullopt;
+    return v;
 }
 
-namespace {
+std::optional<std::string> read_whole_file(const std::string& path) {
+    std::ifstream in(path);
+    if (!in) return std::nullopt;
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+std::optional<uint64_t> read_number_file(const std::string& path) {
+    auto text = read_whole_file(path);
+    if (!text) return std::nullopt;
+    return parse_number(*text);
+}
 
 std::optional<uint64_t> inode_of(const std::string& path) {
     struct stat st{};
     if (::stat(path.c_str(), &st) != 0) return std::nullopt;
     return st.st_ino;
 }
+
+namespace {
 
 std::string read_comm(const std::string& pid) {
     std::ifstream in("/proc/" + pid + "/comm");

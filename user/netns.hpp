@@ -5,6 +5,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "ct_stat.hpp"
@@ -33,7 +34,18 @@ void read_conntrack_fill(std::vector<NetnsInfo>& namespaces, NetnsAccess& access
 // Returns false (fn not run) if the namespace cannot be entered.
 bool run_in_netns(const std::string& netns_path, const std::function<void()>& fn);
 
-// Reads one unsigned number from a file ("/proc/sys/..."), nullopt if absent.
+// Reads one unsigned number from a file ("/proc/sys/..."), nullopt if
+// absent or not a number (parse_number).
 std::optional<uint64_t> read_number_file(const std::string& path);
+// The unsigned decimal number a sysctl or sysfs file holds ("262144\n"):
+// leading spaces are skipped, anything after the digits (the newline) is
+// ignored. nullopt when no digit comes first (a sign, other white space,
+// nothing at all) or the number does not fit.
+std::optional<uint64_t> parse_number(std::string_view text);
+// A whole file's contents, nullopt when it cannot be opened.
+std::optional<std::string> read_whole_file(const std::string& path);
+// The inode of the file at `path` (following links: /proc/PID/ns/net names
+// its namespace so), nullopt when it cannot be stat()ed.
+std::optional<uint64_t> inode_of(const std::string& path);
 
 }  // namespace nfsleuth

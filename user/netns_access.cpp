@@ -14,10 +14,11 @@
 
 #include <cerrno>
 #include <chrono>
-#include <charconv>
 #include <filesystem>
 #include <thread>
 #include <vector>
+
+#include "netns.hpp"
 
 namespace nfsleuth {
 
@@ -66,12 +67,6 @@ UniqueFd open_netns_file(const std::string& path) {
     int flags = O_RDONLY | O_NONBLOCK | O_CLOEXEC;
     if (path.rfind("/run/netns/", 0) == 0) flags |= O_NOFOLLOW;
     return UniqueFd(::open(path.c_str(), flags));
-}
-
-std::optional<uint64_t> own_netns_inode() {
-    struct stat st{};
-    if (::stat("/proc/thread-self/ns/net", &st) != 0) return std::nullopt;
-    return st.st_ino;
 }
 
 // A socket of `kind` in the calling thread's namespace; sets error on failure.
@@ -193,8 +188,9 @@ const char* tool_name(RuleTool tool) { return tool_spec(tool).name; }
 NetnsOutcome in_netns(const NetnsTarget& ns, const std::function<void()>& fn) {
     OpenedNetns opened = open_netns(ns);
     if (!opened.ok()) return opened;
-    // Our own namespace: no setns, no CAP_SYS_ADMIN needed.
-    if (own_netns_inode() == opened.inode) {
+    // Our own namespace (the calling thread's: thread-self, not self): no
+    // setns, no CAP_SYS_ADMIN needed.
+    if (inode_of("/proc/thread-self/ns/net") == opened.inode) {
         fn();
         return {};
     }
@@ -260,21 +256,6 @@ std::optional<std::string> read_fd_text(int fd, std::size_t max_bytes) {
     return text;
 }
 
-namespace {
-
-std::optional<uint64_t> parse_number(const std::optional<std::string>& text) {
-    if (!text) return std::nullopt;
-    const char* begin = text->data();
-    const char* end = begin + text->size();
-    while (begin < end && *begin == ' ') ++begin;
-    uint64_t v = 0;
-    auto [p, ec] = std::from_chars(begin, end, v);
-    if (ec != std::errc() || p == begin) return std::nullopt;
-    return v;
-}
-
-}  // namespace
-
 ConntrackFiles read_conntrack_files(NetnsAccess& access, const NetnsTarget& ns, NetnsFileSet which) {
     // One page of numbers; the statistics are a line per possible CPU.
     constexpr std::size_t kMaxNumber = 64, kMaxStat = 1 << 20;
@@ -282,8 +263,12 @@ ConntrackFiles read_conntrack_files(NetnsAccess& access, const NetnsTarget& ns, 
     NetnsFiles files = access.open_files(ns, which);
     if (!files.ok()) return out;
     auto fd = [&](NetnsFile f) { return files.fds[static_cast<std::size_t>(f)].get(); };
-    out.count = parse_number(read_fd_text(fd(NetnsFile::conntrack_count), kMaxNumber));
-    out.max = parse_number(read_fd_text(fd(NetnsFile::conntrack_max), kMaxNumber));
+    auto number = [&](NetnsFile f) -> std::optional<uint64_t> {
+        auto text = read_fd_text(fd(f), kMaxNumber);
+        return text ? parse_number(*text) : std::nullopt;
+    };
+    out.count = number(NetnsFile::conntrack_count);
+    out.max = number(NetnsFile::conntrack_max);
     if (auto text = read_fd_text(fd(NetnsFile::conntrack_stat), kMaxStat)) out.stat = parse_ct_stat(*text);
     return out;
 }

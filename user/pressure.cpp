@@ -124,6 +124,24 @@ std::vector<PressureChange> PressureMonitor::observe(const std::vector<FillSampl
     return changes;
 }
 
+CreationArming::CreationArming(double arm_at_percent, double hysteresis_points)
+    : arm_at_(arm_at_percent), disarm_below_(arm_at_percent - std::min(hysteresis_points, arm_at_percent / 2)) {}
+
+std::vector<ArmingChange> CreationArming::observe(const std::vector<FillSample>& samples) {
+    std::vector<ArmingChange> changes;
+    std::set<uint32_t> next;
+    for (const auto& s : samples) {
+        if (!s.max) continue;
+        const bool was = armed(s.netns);
+        const double pct = s.percent();
+        const bool now = always() || pct >= arm_at_ || (was && pct >= disarm_below_);
+        if (now) next.insert(s.netns);
+        if (now != was && !always()) changes.push_back({s, now});
+    }
+    armed_ = std::move(next);
+    return changes;
+}
+
 namespace {
 
 using ojson = nlohmann::ordered_json;
@@ -144,13 +162,39 @@ ojson ranked_json(const std::vector<CreatorStats::Ranked>& list, const char* key
     return a;
 }
 
+}  // namespace
+
 std::string percent_text(double p) {
     char buf[32];
     std::snprintf(buf, sizeof buf, "%.1f", p);
     return buf;
 }
 
-}  // namespace
+ojson to_json(const ArmingChange& c, const CreationArming& arming, const std::string& ts, const std::string& method) {
+    ojson j;
+    j["type"] = "ct_tracking";
+    j["ts"] = ts;
+    j["state"] = c.armed ? "armed" : "disarmed";
+    j["netns"] = c.sample.netns;
+    j["netns_name"] = c.sample.name;
+    j["count"] = c.sample.count;
+    j["max"] = c.sample.max;
+    j["fill_percent"] = std::stod(percent_text(c.sample.percent()));
+    j["arm_at_percent"] = arming.arm_at();
+    j["disarm_below_percent"] = arming.disarm_below();
+    j["method"] = method;
+    return j;
+}
+
+std::string to_human_line(const ArmingChange& c, const CreationArming& arming, const std::string& ts,
+                          const std::string& method) {
+    std::string s = ts + " tracking " + (c.armed ? "ARMED " : "disarmed ") + escape_for_terminal(c.sample.name) +
+                    " netns=" + std::to_string(c.sample.netns) + " conntrack " + std::to_string(c.sample.count) + "/" +
+                    std::to_string(c.sample.max) + " (" + percent_text(c.sample.percent()) + "%";
+    if (c.armed)
+        return s + ", arm at " + percent_text(arming.arm_at()) + "%): counting who creates entries (" + method + ")";
+    return s + ", below " + percent_text(arming.disarm_below()) + "%): no longer counting creations";
+}
 
 ojson to_json(const PressureChange& c, const CreatorStats::Top& top, double threshold, const std::string& ts,
               const std::string& source) {

@@ -7,6 +7,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -111,6 +112,42 @@ private:
     double hysteresis_;
     std::map<uint32_t, Armed> state_;
 };
+
+// A percentage with one decimal: "50.0".
+std::string percent_text(double p);
+
+// When to count who creates a namespace's entries: a hook runs per new
+// connection while counting, so only from `arm_at` percent of its table
+// (armed) until it falls below disarm_below() (disarmed). arm_at 0: every
+// namespace with a table, always.
+struct ArmingChange {
+    FillSample sample;
+    bool armed = false;
+};
+
+class CreationArming {
+public:
+    explicit CreationArming(double arm_at_percent, double hysteresis_points = 10.0);
+    // Namespaces absent from `samples` (gone, or conntrack unloaded) are
+    // disarmed without a change: there is nothing left to count.
+    std::vector<ArmingChange> observe(const std::vector<FillSample>& samples);
+    bool armed(uint32_t netns) const { return armed_.count(netns) != 0; }
+    std::size_t armed_count() const { return armed_.size(); }
+    bool always() const { return arm_at_ <= 0; }
+    double arm_at() const { return arm_at_; }
+    double disarm_below() const { return disarm_below_; }
+
+private:
+    double arm_at_;
+    double disarm_below_;
+    std::set<uint32_t> armed_;
+};
+
+// The `ct_tracking` event: creation tracking armed or disarmed in a namespace.
+nlohmann::ordered_json to_json(const ArmingChange& c, const CreationArming& arming, const std::string& ts,
+                               const std::string& method);
+std::string to_human_line(const ArmingChange& c, const CreationArming& arming, const std::string& ts,
+                          const std::string& method);
 
 // The `ct_pressure` event, as JSON (docs/events.md) and as a terminal line.
 nlohmann::ordered_json to_json(const PressureChange& c, const CreatorStats::Top& top, double threshold,

@@ -56,8 +56,12 @@ void define_metrics(MetricsRegistry& m) {
              {"module", "comm"});
     m.define("nfsleuth_conntrack_entries", Kind::gauge, "Conntrack entries in use, per network namespace", {"netns"});
     m.define("nfsleuth_conntrack_max", Kind::gauge, "Conntrack table limit, per network namespace", {"netns"});
-    m.define("nfsleuth_conntrack_created_total", Kind::counter, "Conntrack entries created, per network namespace",
+    m.define("nfsleuth_conntrack_created_total", Kind::counter,
+             "Conntrack entries created while their namespace's creators were counted (from --arm-at), per "
+             "network namespace",
              {"netns"});
+    m.define("nfsleuth_creation_tracking_armed", Kind::gauge,
+             "1 for each network namespace whose creators are counted now (its table reached --arm-at)", {"netns"});
     m.define("nfsleuth_conntrack_activations_total", Kind::counter,
              "Times conntrack became active for a family in a network namespace, by the command that caused it",
              {"family", "comm"});
@@ -263,6 +267,8 @@ ExitCode run_watch(const CommonOptions& options, const DropOptions& drop_options
     BootClock clock;
     CreatorStats creators;
     PressureMonitor pressure(w.threshold_percent);
+    CreationArming arming(w.arm_at_percent);
+    uint64_t armed_episodes = 0;
     auto last_rotation = std::chrono::steady_clock::now();
     const auto window = std::chrono::milliseconds(static_cast<int64_t>(w.window_s * 1000));
 
@@ -340,7 +346,32 @@ ExitCode run_watch(const CommonOptions& options, const DropOptions& drop_options
         // The fill first: the creations read after it include every entry
         // it counts.
         read_conntrack_fill(namespaces, netns);
-        creations.refresh(namespaces);
+        std::vector<FillSample> fills;
+        std::vector<MetricsRegistry::Sample> entries, limits;
+        for (const auto& ns : namespaces) {
+            if (!ns.ct_count || !ns.ct_max) continue;
+            auto inode = static_cast<uint32_t>(ns.inode);
+            fills.push_back({inode, ns.name, *ns.ct_count, *ns.ct_max});
+            entries.push_back({{ns.name}, static_cast<double>(*ns.ct_count)});
+            limits.push_back({{ns.name}, static_cast<double>(*ns.ct_max)});
+        }
+        const std::string ts = clock.rfc3339(BootClock::boot_now_ns());
+        // Creations are counted where a table is under pressure, from the
+        // sample that finds it there; the event says so once they are.
+        const auto arming_changes = arming.observe(fills);
+        std::vector<NetnsInfo> armed;
+        std::vector<MetricsRegistry::Sample> armed_gauge;
+        for (const auto& ns : namespaces) {
+            if (!arming.armed(static_cast<uint32_t>(ns.inode))) continue;
+            armed.push_back(ns);
+            armed_gauge.push_back({{ns.name}, 1});
+        }
+        metrics.replace_gauges("nfsleuth_creation_tracking_armed", std::move(armed_gauge));
+        if (auto change = creations.track(armed)) std::cerr << "nfsleuth: " << *change << std::endl;
+        for (const auto& change : arming_changes) {
+            if (change.armed) ++armed_episodes;
+            emit(to_json(change, arming, ts, creations.method()), to_human_line(change, arming, ts, creations.method()));
+        }
         creations.drain();
         for (auto& c : creations.collect()) {
             if (c.pid) c.cgroup = enrich.cgroup(c.cgroup_id);
@@ -353,19 +384,9 @@ ExitCode run_watch(const CommonOptions& options, const DropOptions& drop_options
             creators.rotate();
             last_rotation = now;
         }
-        std::vector<FillSample> fills;
-        std::vector<MetricsRegistry::Sample> entries, limits;
-        for (const auto& ns : namespaces) {
-            if (!ns.ct_count || !ns.ct_max) continue;
-            auto inode = static_cast<uint32_t>(ns.inode);
-            fills.push_back({inode, ns.name, *ns.ct_count, *ns.ct_max});
-            entries.push_back({{ns.name}, static_cast<double>(*ns.ct_count)});
-            limits.push_back({{ns.name}, static_cast<double>(*ns.ct_max)});
-        }
         check_kernel(namespaces);
         metrics.replace_gauges("nfsleuth_conntrack_entries", std::move(entries));
         metrics.replace_gauges("nfsleuth_conntrack_max", std::move(limits));
-        const std::string ts = clock.rfc3339(BootClock::boot_now_ns());
         for (const auto& change : pressure.observe(fills, now)) {
             auto top = creators.top(change.sample.netns, 5);
             if (change.state == PressureChange::State::high)
@@ -453,6 +474,8 @@ ExitCode run_watch(const CommonOptions& options, const DropOptions& drop_options
     if (!drops.cause_note().empty()) banner += "; " + drops.cause_note();
     banner += "; creations: " + creations.method();
     if (!creations.hooks().describe().empty()) banner += " (" + creations.hooks().describe() + ")";
+    banner += arming.always() ? ", always"
+                              : " while a table is at least " + percent_text(arming.arm_at()) + "% full (--arm-at)";
     if (creations.waiting_for_module())
         banner += " from when nf_conntrack_netlink is loaded (nfsleuth loads no module)";
     if (modules) banner += "; module events: " + modules->hooks().describe();
@@ -520,9 +543,11 @@ ExitCode run_watch(const CommonOptions& options, const DropOptions& drop_options
     } else {
         summary["activations"] = nullptr;
     }
-    summary["creations"] = {{"method", creations.method()},   {"seen", c.seen},
-                            {"reported", c.reported},          {"attributed", c.attributed},
-                            {"lost", c.lost},                  {"unaggregated", c.unaggregated}};
+    summary["creations"] = {{"method", creations.method()},   {"arm_at_percent", arming.arm_at()},
+                            {"armed_episodes", armed_episodes}, {"armed_now", arming.armed_count()},
+                            {"seen", c.seen},                  {"reported", c.reported},
+                            {"attributed", c.attributed},      {"lost", c.lost},
+                            {"unaggregated", c.unaggregated}};
     summary["not_traced"] = not_traced_json(hook_outcomes());
     if (journal) {
         journal->flush();
@@ -549,7 +574,8 @@ ExitCode run_watch(const CommonOptions& options, const DropOptions& drop_options
             human += "Conntrack activations (" + activations->method() + "): " + std::to_string(a.reported) +
                      " reported, " + std::to_string(a.lost) + " lost\n";
         }
-        human += "Conntrack creations (" + creations.method() + "): " + std::to_string(c.seen) + " seen, " +
+        human += "Conntrack creations (" + creations.method() + ", counted in " + std::to_string(armed_episodes) +
+                 " episodes from --arm-at " + percent_text(arming.arm_at()) + "%): " + std::to_string(c.seen) + " seen, " +
                  std::to_string(c.reported) + " reported, " + std::to_string(c.attributed) +
                  " from a process, " + std::to_string(c.lost) + " lost";
         if (journal)

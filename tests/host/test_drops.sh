@@ -3,7 +3,8 @@
 # `drops` on the tracepoint backend: in a namespace whose conntrack table is
 # full, nfsleuth's table_full total equals the kernel's own drop counter
 # exactly, every refused flow is named with its sender, and drops by a
-# filter rule are reported as `rule`, never as table_full. TCP, UDP, IPv6.
+# filter rule are reported as `rule`, never as table_full, each at the hook
+# its chain runs in (found on the first drop's stack). TCP, UDP, IPv6.
 source "$(dirname "$0")/../lib.sh"
 require_root
 require_traffic
@@ -27,6 +28,9 @@ nsx() { ip netns exec "$ns" "$@"; }
 # turns conntrack on: the classic surprise in one line. Both families.
 conntrack_on "$ns" ipv6
 nsx iptables -A OUTPUT -p tcp --dport 6000 -j DROP
+nsx iptables -A INPUT -p udp --dport 6001 -j DROP
+# Confirmed on the way out, its entry would take a slot of the table below.
+nsx iptables -t raw -A OUTPUT -p udp --dport 6001 -j NOTRACK
 
 start_in_netns "$ns" "$WORK/listen4.out" "$TRAFFIC" tcp-listen --addr 127.0.0.1 --port 5000 --duration-ms 60000
 start_in_netns "$ns" "$WORK/listen6.out" "$TRAFFIC" tcp-listen --addr ::1 --port 5001 --duration-ms 60000
@@ -39,6 +43,11 @@ drop0=$(ct_stat_sum "$ns" drop)
 # Phase 1, table not full: a filter rule drops SYNs to port 6000.
 nsx "$TRAFFIC" tcp-connect --dst 127.0.0.1 --port 6000 --count 3 --timeout-ms 1500 >"$WORK/rule.out"
 rule_packets=$(nsx iptables -L OUTPUT -v -x -n | awk '$0 ~ /dpt:6000/ {print $1}')
+# Over loopback a datagram leaves through output and comes back in: the
+# INPUT rule drops it there.
+nsx "$TRAFFIC" udp-send --dst 127.0.0.1 --port 6001 --count 4 >"$WORK/rule-in.out"
+input_packets=$(nsx iptables -L INPUT -v -x -n | awk '$0 ~ /dpt:6001/ {print $1}')
+assert_eq 4 "$input_packets" "the INPUT rule dropped the 4 datagrams"
 drop1=$(ct_stat_sum "$ns" drop)
 assert_eq "$drop0" "$drop1" "rule drops leave the conntrack drop counter alone"
 
@@ -68,7 +77,13 @@ assert_eq "$rule_packets" "$(d "[.[] | select(.type==\"ct_drop\" and .cause==\"r
   "rule drops equal the rule's packet counter"
 assert_eq 0 "$(d '[.[] | select(.type=="ct_drop" and .cause=="table_full" and .flow.dport==6000)] | length')" \
   "no rule drop is called table_full"
-assert_eq 0 "$(d '[.[] | select(.type=="ct_drop" and .cause=="rule" and .flow.dport!=6000)] | length')" \
+assert_eq 4 "$(d "[.[] | select(.type==\"ct_drop\" and .cause==\"rule\" and .flow.dport==6001) | .count] | add")" \
+  "the INPUT rule's drops"
+assert_eq '{"output":["tcp"],"input":["udp"]}' \
+  "$(d '[.[] | select(.type=="ct_drop" and .cause=="rule")] | {output: [.[] | select(.hook=="output") | .flow.proto] | unique,
+                                                                input: [.[] | select(.hook=="input") | .flow.proto] | unique}' | jq -c .)" \
+  "each rule's drops at the hook of its chain"
+assert_eq 0 "$(d '[.[] | select(.type=="ct_drop" and .cause=="rule" and .flow.dport!=6000 and .flow.dport!=6001)] | length')" \
   "no table-full drop is called rule"
 
 # Every refused connection and UDP flow is named, with its sender.
@@ -88,7 +103,7 @@ check_flows() { # traffic-output proto family selector
 check_flows "$WORK/tcp.out" tcp 'select(.proto=="tcp" and .ok==false)'
 check_flows "$WORK/udp.out" udp 'select(.proto=="udp")'
 check_flows "$WORK/tcp6.out" tcp 'select(.proto=="tcp" and .ok==false)'
-assert_eq 100 "$(d "[.[] | select(.type==\"ct_drop\" and .flow.proto==\"udp\") | .count] | add")" "UDP drops"
+assert_eq 100 "$(d "[.[] | select(.type==\"ct_drop\" and .cause==\"table_full\" and .flow.proto==\"udp\") | .count] | add")" "UDP drops"
 assert_eq '"ipv6"' "$(d '[.[] | select(.type=="ct_drop" and .flow.dport==5001) | .flow.family] | unique | .[0]')" "IPv6 family"
 
 # Accounting: what the kernel saw, nfsleuth reported.

@@ -28,8 +28,7 @@ drops_pid=$NFSLEUTH_BG_PID
 start_nfsleuth watch watch --json --interval 0.3 --max-flows 64 --metrics 127.0.0.1:0 --backend "${DROPS_BACKEND:-auto}" \
   --journal "$WORK/journal.jsonl"
 watch_pid=$NFSLEUTH_BG_PID
-port=$(sed -n 's|.*metrics: http://127.0.0.1:\([0-9]*\)/metrics.*|\1|p' "$WORK/watch.err")
-[[ -n $port ]] || fail "watch did not print its metrics address"
+port=$(metrics_port "watch")
 
 set_conntrack_max 1
 nsx "$TRAFFIC" tcp-connect --dst 127.0.0.1 --port 7000 --count 1 >"$WORK/seed.out"

@@ -69,7 +69,7 @@ pass "promtool: the scrape config and the rules are valid, and the rules' tests 
 
 # Every nfsleuth metric the rules use is one nfsleuth exposes.
 start_nfsleuth metrics watch -q --interval 0.2 --metrics 127.0.0.1:0
-port=$(sed -n 's|.*metrics: http://127.0.0.1:\([0-9]*\)/metrics.*|\1|p' "$WORK/metrics.err")
+port=$(metrics_port "metrics")
 curl -fsS "http://127.0.0.1:$port/metrics" | sed -n 's/^# TYPE \([a-z_]*\) .*/\1/p' | sort -u >"$WORK/exposed"
 stop_nfsleuth "$NFSLEUTH_BG_PID" || fail "watch exit status"
 grep -o 'nfsleuth_[a-z_]*' "$src/deploy/prometheus/nfsleuth-alerts.yml" | sort -u >"$WORK/used"

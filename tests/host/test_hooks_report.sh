@@ -42,8 +42,7 @@ assert_eq 0 "$(cat "$WORK/drops.rc")" "drops exit code"
 check_given_up drops
 
 start_nfsleuth watch watch --json --interval 0.2 --metrics 127.0.0.1:0
-port=$(sed -n 's|.*metrics: http://127.0.0.1:\([0-9]*\)/metrics.*|\1|p' "$WORK/watch.err")
-[[ -n $port ]] || fail "the watch banner names the metrics address"
+port=$(metrics_port "watch")
 curl -fsS "http://127.0.0.1:$port/metrics" >"$WORK/metrics.txt"
 assert_contains "$WORK/metrics.txt" "# TYPE nfsleuth_hook_attached gauge" "metrics: the hook gauge"
 assert_contains "$WORK/metrics.txt" 'nfsleuth_hook_attached{hook="ct_drop",method="tp_btf"} 1' "metrics: ct_drop attached with tp_btf"

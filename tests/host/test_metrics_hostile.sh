@@ -29,8 +29,7 @@ start_client() { # name mode args...
 start_watch() { # name [watch options...]
   local name=$1; shift
   start_nfsleuth "$name" watch -q --interval 0.5 --metrics 127.0.0.1:0 "$@"
-  port=$(sed -n 's|.*metrics: http://127.0.0.1:\([0-9]*\)/metrics.*|\1|p' "$WORK/$name.err")
-  [[ -n $port ]] || fail "the banner names the metrics address"
+  port=$(metrics_port "$name")
 }
 
 # A whole scrape within 2 s.

@@ -53,6 +53,7 @@ OPTION_CHECKS=(
   "watch --interval             check_interval"
   "watch --max-flows            check_max_flows"
   "watch --threshold            check_threshold"
+  "watch --arm-at               check_arm_at"
   "watch --metrics              check_metrics"
   "watch --journal              check_watch_journal"
   "watch --journal-max-size     check_journal_rotation"
@@ -201,7 +202,7 @@ live_run() {
   launch d1 drops --json --interval 0.25 --pid "$PA" --backend tracepoint --btf "$kernel_btf"
   launch d2 drops --interval 1 --comm nfsl-other -v
   launch d3 drops --json --top --interval 0.5 --max-flows 64
-  launch w1 watch --json --verbose --interval 0.25 --max-flows 128 --threshold 52.5 --window 1 \
+  launch w1 watch --json --verbose --interval 0.25 --max-flows 128 --threshold 52.5 --arm-at 0 --window 1 \
     --metrics 127.0.0.1:0 --bpf-stats --journal "$J1" --journal-max-size 4096 --journal-keep 2 --journal-fsync 0.2 \
     --backend tracepoint --btf "$kernel_btf"
   launch w2 watch -q --journal "$J2" --metrics 127.0.0.1:0
@@ -231,6 +232,7 @@ live_run() {
   sleep $((stage1_done + 4 - SECONDS > 0 ? stage1_done + 4 - SECONDS : 0))
   hold "$fns" 5 stage2
   wait_for "$WORK/w1.out" '"type":"ct_pressure"' "W1's ct_pressure at 55%"
+  wait_for "$J2" '"type":"ct_tracking"' "W2's ct_tracking at 50%"
   hold "$fns" 7 stage3
   wait_for "$J2" '"type":"ct_pressure"' "W2's ct_pressure at 90%"
 
@@ -573,6 +575,30 @@ check_threshold() {
   assert_refused "--threshold: must be a number from 1 to 100" watch --threshold 101
 }
 
+check_arm_at() {
+  live_run
+  # W1, --arm-at 0: creators counted in every table from the start, so no
+  # ct_tracking event (check_window counts them).
+  assert_eq 0 "$(jqf "$WORK/w1.out" 'select(.type=="ct_tracking")' | wc -l)" "watch --arm-at 0: no ct_tracking event"
+  assert_eq '{"arm_at_percent":0,"armed_episodes":0}' \
+    "$(jqf "$WORK/w1.out" 'select(.type=="summary") | .creations | {arm_at_percent, armed_episodes}')" "watch --arm-at 0: summary"
+  # W2, by default (50): armed by the sample that found 10 of 20 entries,
+  # or 11 (stage 2's five come one after the other); counted from there.
+  local t p2 at
+  t=$(jqf "$J2" 'select(.type=="ct_tracking")')
+  assert_eq 1 "$(grep -c . <<<"$t")" "watch by default: one ct_tracking event"
+  at=$(jq -c .count <<<"$t")
+  [[ $at == 10 || $at == 11 ]] || fail "watch by default: armed at $at entries, not at 10 or 11 of 20"
+  assert_eq "{\"state\":\"armed\",\"netns_name\":\"$fns\",\"max\":20,\"arm_at_percent\":50}" \
+    "$(jq -c '{state, netns_name, max, arm_at_percent}' <<<"$t")" "watch by default: armed at 50% ($at of 20)"
+  p2=$(jqf "$J2" 'select(.type=="ct_pressure")')
+  assert_eq "$((18 - at))" "$(jq -c .creators.created <<<"$p2")" "watch by default: the creations since arming"
+  assert_refused "--arm-at: must be a number from 0 to 100" watch --arm-at 101
+  assert_refused "--arm-at: must be a number from 0 to 100" watch --arm-at -1
+  assert_refused "--arm-at: must not be above --threshold (90)" watch --arm-at 95
+  assert_refused "--arm-at: must not be above --threshold (55)" watch --arm-at 60 --threshold 55
+}
+
 check_window() {
   live_run
   # With --window 1 the 6 creations of stage 1, two windows old, are no
@@ -581,7 +607,6 @@ check_window() {
   p1=$(jqf "$WORK/w1.out" 'select(.type=="ct_pressure")' | head -n1)
   p2=$(jqf "$J2" 'select(.type=="ct_pressure")')
   assert_eq 5 "$(jq -c .creators.created <<<"$p1")" "watch --window 1: only the last window's creations"
-  assert_eq 18 "$(jq -c .creators.created <<<"$p2")" "watch by default: every creation"
   assert_refused "--window: must be a number of seconds" watch --window 0
 }
 

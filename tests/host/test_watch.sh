@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-only
-# `watch` as a daemon: a namespace's table filled by a known process
-# raises ct_pressure naming that process before anything drops; the drops
+# `watch` as a daemon: a namespace's table half full arms creation
+# tracking (ct_tracking); filled on by a known process, it raises
+# ct_pressure naming that process before anything drops; the drops
 # that follow, the creations and the accounting are exact; the journal is
 # reopened on SIGHUP and every line of it parses; capabilities are reduced
 # in every thread; a second instance on the same journal is refused; SIGTERM
@@ -24,16 +25,15 @@ start_nfsleuth watch watch --json --interval 0.2 --threshold 90 --journal "$jour
 daemon=$NFSLEUTH_BG_PID
 banner=$(grep "^nfsleuth: tracing" "$WORK/watch.err")
 echo "$banner"
-port=$(sed -n 's|.*metrics: http://127.0.0.1:\([0-9]*\)/metrics.*|\1|p' <<<"$banner")
-[[ -n $port ]] || fail "the banner names the metrics address"
+port=$(metrics_port "watch")
 
 # Capabilities: the same reduced set in every thread (the HTTP server's too):
-# cap_dac_read_search and cap_sys_ptrace for /proc; where drop causes follow
+# cap_dac_read_search and cap_sys_ptrace for /proc; where the eviction hooks follow
 # nf_conntrack as a module, cap_bpf and cap_perfmon (cap_sys_admin before
 # 5.8) to attach its kprobes, whose perf events the netns broker opens.
 # Namespaces are entered by the netns broker (test_watch_privileges).
 expected=0000000000080004
-if grep -q "; drop causes from " <<<"$banner"; then
+if grep -q "; evictions and helper drops named by kprobes" <<<"$banner"; then
   expected=000000c000080004
   (($(cat /proc/sys/kernel/cap_last_cap) >= 39)) || expected=0000000000280004
 fi
@@ -55,15 +55,27 @@ assert_contains "$WORK/second.err" "is in use by another nfsleuth (pid $daemon)"
 start_in_netns "$ns" "$WORK/listen.out" "$TRAFFIC" tcp-listen --addr 127.0.0.1 --port 7001 --duration-ms 120000
 until [[ -s $WORK/listen.out ]]; do sleep 0.05; done
 set_conntrack_max 20
-# 18 connections from one process: 90% of the table, and nothing dropped
-# yet. Established connections are assured, and early_drop() never evicts
+# 10 connections: half the table, where creators start being counted
+# (--arm-at 50 by default). Until then nothing ran per connection.
+nsx "$TRAFFIC" tcp-connect --dst 127.0.0.1 --port 7001 --count 10 >"$WORK/early.out"
+wait_for_line() { # pattern what
+  local deadline=$((SECONDS + 10))
+  until grep -q "$1" "$WORK/watch.out"; do
+    ((SECONDS < deadline)) || fail "no $2 within 10 s"
+    sleep 0.1
+  done
+}
+wait_for_line '"type":"ct_tracking"' "ct_tracking"
+tracking=$(jqf "$WORK/watch.out" 'select(.type=="ct_tracking")')
+echo "$tracking"
+assert_eq "{\"state\":\"armed\",\"netns_name\":\"$ns\",\"count\":10,\"max\":20,\"fill_percent\":50,\"arm_at_percent\":50,\"disarm_below_percent\":40}" \
+  "$(jq -c '{state, netns_name, count, max, fill_percent, arm_at_percent, disarm_below_percent}' <<<"$tracking")" \
+  "creation tracking armed at half the table"
+# 8 more from another process: 90% of the table, and nothing dropped yet.
+# Established connections are assured, and early_drop() never evicts
 # those: the drops below are exact.
-nsx "$TRAFFIC" tcp-connect --dst 127.0.0.1 --port 7001 --count 18 >"$WORK/fill.out"
-deadline=$((SECONDS + 10))
-until grep -q '"type":"ct_pressure"' "$WORK/watch.out"; do
-  ((SECONDS < deadline)) || fail "no ct_pressure within 10 s"
-  sleep 0.2
-done
+nsx "$TRAFFIC" tcp-connect --dst 127.0.0.1 --port 7001 --count 8 >"$WORK/fill.out"
+wait_for_line '"type":"ct_pressure"' "ct_pressure"
 sender=$(jqf "$WORK/fill.out" 'select(.event=="summary") | .pid')
 pressure=$(jqf "$WORK/watch.out" 'select(.type=="ct_pressure")' | head -1)
 echo "$pressure"
@@ -71,10 +83,10 @@ assert_eq '"high"' "$(jq -c .state <<<"$pressure")" "pressure state"
 assert_eq "\"$ns\"" "$(jq -c .netns_name <<<"$pressure")" "pressure names the namespace"
 assert_eq 18 "$(jq -c .count <<<"$pressure")" "entries at the warning"
 assert_eq 20 "$(jq -c .max <<<"$pressure")" "table size at the warning"
-assert_eq 18 "$(jq -c .creators.created <<<"$pressure")" "creations counted before the warning"
-assert_eq "[{\"pid\":$sender,\"comm\":\"nfsl-traffic\",\"entries\":18}]" \
-  "$(jq -c .creators.processes <<<"$pressure")" "the top creator is the sender"
-assert_eq '[{"destination":"127.0.0.1:7001/tcp","entries":18}]' \
+assert_eq 8 "$(jq -c .creators.created <<<"$pressure")" "creations counted since tracking was armed"
+assert_eq "[{\"pid\":$sender,\"comm\":\"nfsl-traffic\",\"entries\":8}]" \
+  "$(jq -c .creators.processes <<<"$pressure")" "the top creator is the sender after arming"
+assert_eq '[{"destination":"127.0.0.1:7001/tcp","entries":8}]' \
   "$(jq -c .creators.destinations <<<"$pressure")" "the top destination"
 assert_eq 0 "$(jqf "$WORK/watch.out" 'select(.type=="ct_drop")' | wc -l)" "no drop before the warning"
 
@@ -94,7 +106,8 @@ sleep 1
 
 metrics=$(curl -fsS "http://127.0.0.1:$port/metrics")
 grep -F "nfsleuth_drops_total{cause=\"table_full\",netns=\"$ns\"} 3" <<<"$metrics" || fail "drops metric"
-grep -F "nfsleuth_conntrack_created_total{netns=\"$ns\"} 20" <<<"$metrics" || fail "creations metric"
+grep -F "nfsleuth_conntrack_created_total{netns=\"$ns\"} 10" <<<"$metrics" || fail "creations metric (8 + 2, while armed)"
+grep -F "nfsleuth_creation_tracking_armed{netns=\"$ns\"} 1" <<<"$metrics" || fail "armed gauge"
 grep -F "nfsleuth_conntrack_entries{netns=\"$ns\"} 20" <<<"$metrics" || fail "entries gauge"
 grep -F "nfsleuth_conntrack_max{netns=\"$ns\"} 20" <<<"$metrics" || fail "max gauge"
 grep -F "nfsleuth_conntrack_pressure_events_total{netns=\"$ns\"} 1" <<<"$metrics" || fail "pressure counter"
@@ -112,7 +125,9 @@ for key in seen reported; do
   assert_eq 3 "$(jq -c ".drops.$key" <<<"$summary")" "summary: drops $key"
 done
 assert_eq 0 "$(jq -c '.drops.lost_records' <<<"$summary")" "summary: drop records lost"
-assert_eq 20 "$(jq -c '[.creations.seen, .creations.reported] | min' <<<"$summary")" "summary: creations seen and reported"
+assert_eq 10 "$(jq -c '[.creations.seen, .creations.reported] | min' <<<"$summary")" "summary: creations seen and reported"
+assert_eq '{"arm_at_percent":50,"armed_episodes":1,"armed_now":1}' \
+  "$(jq -c '.creations | {arm_at_percent, armed_episodes, armed_now}' <<<"$summary")" "summary: one armed episode"
 assert_eq 0 "$(jq -c '.creations.lost' <<<"$summary")" "summary: creations lost"
 
 # The journal: every line of both files is one JSON object; together they

@@ -34,8 +34,7 @@ start_nfsleuth watch watch --json --interval 0.2 --threshold 90 --journal "$jour
 daemon=$NFSLEUTH_BG_PID
 banner=$(grep "^nfsleuth: tracing" "$WORK/watch.err")
 echo "$banner"
-port=$(sed -n 's|.*metrics: http://127.0.0.1:\([0-9]*\)/metrics.*|\1|p' <<<"$banner")
-[[ -n $port ]] || fail "the banner names the metrics address"
+port=$(metrics_port "watch")
 metrics() { curl -fsS "http://127.0.0.1:$port/metrics"; }
 
 # ---- capabilities -------------------------------------------------------------
@@ -88,18 +87,25 @@ until [[ $(hx cat /proc/sys/net/netfilter/nf_conntrack_count) == 4 ]]; do sleep 
 held="pid $holder (sleep)"
 
 set_conntrack_max 20
-nsx "$TRAFFIC" tcp-connect --dst 127.0.0.1 --port 7001 --count 18 >"$WORK/fill.out"
-deadline=$((SECONDS + 10))
 mine() { jqf "$WORK/watch.out" "select(.type==\"$1\" and .netns_name==\"$ns\")"; }
-until [[ -n $(mine ct_pressure) ]]; do
-  ((SECONDS < deadline)) || { cat "$WORK/watch.err"; fail "no ct_pressure within 10 s"; }
-  sleep 0.1
-done
+wait_mine() { # type
+  local deadline=$((SECONDS + 10))
+  until [[ -n $(mine "$1") ]]; do
+    ((SECONDS < deadline)) || { cat "$WORK/watch.err"; fail "no $1 within 10 s"; }
+    sleep 0.1
+  done
+}
+# Half the table arms creation tracking: the broker opens the namespace's
+# conntrack netlink subscription then.
+nsx "$TRAFFIC" tcp-connect --dst 127.0.0.1 --port 7001 --count 10 >"$WORK/half.out"
+wait_mine ct_tracking
+nsx "$TRAFFIC" tcp-connect --dst 127.0.0.1 --port 7001 --count 8 >"$WORK/fill.out"
+wait_mine ct_pressure
 pressure=$(mine ct_pressure | head -1)
 echo "$pressure"
 assert_eq "\"$ns\" 18 20" "$(jq -r '"\(.netns_name|tojson) \(.count) \(.max)"' <<<"$pressure")" \
   "pressure in the new namespace, exact fill"
-assert_eq 18 "$(jq -c .creators.created <<<"$pressure")" "creations counted (netlink subscribed by the broker)"
+assert_eq 8 "$(jq -c .creators.created <<<"$pressure")" "creations counted once armed (netlink subscribed by the broker)"
 
 drop0=$(ct_stat_sum "$ns" drop)
 nsx "$TRAFFIC" tcp-connect --dst 127.0.0.1 --port 7001 --count 5 --timeout-ms 300 >"$WORK/over.out"

@@ -53,13 +53,12 @@ FirstDrop first_drop(const nfs_drop_key& k, uint64_t ts) {
     return d;
 }
 
-DropAggregator::MapEntry entry(const nfs_drop_key& k, uint64_t count, uint64_t last_ns = 0) {
+DropAggregator::MapEntry entry(const nfs_drop_key& k, uint64_t count) {
     DropAggregator::MapEntry e;
     std::memset(&e, 0, sizeof e);
     e.key = k;
     e.value.count = count;
     e.value.first_ns = 1000;
-    e.value.last_ns = last_ns;
     e.value.origin = curl_origin();
     return e;
 }
@@ -73,8 +72,8 @@ public:
         if (r) sum += r->count;
         return r;
     }
-    std::vector<DropRecord> sweep(const std::vector<DropAggregator::MapEntry>& entries) {
-        auto records = aggregator.on_sweep(entries);
+    std::vector<DropRecord> sweep(const std::vector<DropAggregator::MapEntry>& entries, uint64_t at = 2000) {
+        auto records = aggregator.on_sweep(entries, at);
         for (const auto& r : records) sum += r.count;
         return records;
     }
@@ -297,16 +296,16 @@ TEST(DropAggregator, FirstDropRecordFields) {
 TEST(DropAggregator, SweepRecordFields) {
     Recorder rec;
     const nfs_drop_key k = key_to_port(8080, NFS_CAUSE_INVALID);
-    DropAggregator::MapEntry e = entry(k, 3, 77'000'000'000);
+    DropAggregator::MapEntry e = entry(k, 3);
     e.value.origin.flags = 0;  // received: no process
     e.value.origin.out_ifindex = 0;
     e.value.origin.in_ifindex = 4;
     std::memcpy(e.value.origin.in_if, "veth-a", 7);
 
-    const auto records = rec.sweep({e});
+    const auto records = rec.sweep({e}, 77'000'000'000);
     ASSERT_EQ(records.size(), 1u);
     const DropRecord& r = records[0];
-    EXPECT_EQ(r.ts_boot_ns, 77'000'000'000u) << "a sweep record is dated by the key's last drop";
+    EXPECT_EQ(r.ts_boot_ns, 77'000'000'000u) << "a sweep record is dated by the sweep";
     EXPECT_TRUE(same_key(r.raw_key, k));
     EXPECT_EQ(r.key.netns, kNetns);
     EXPECT_EQ(r.key.cause, DropCause::invalid);

@@ -267,6 +267,17 @@ TEST(DecodeOrigin, ProcessSentPacket) {
     EXPECT_EQ(o.out_if, std::optional<std::string>("eth0"));
 }
 
+TEST(DecodeOrigin, HookFoundOnTheStackIsOnePlusTheHook) {
+    nfs_drop_origin raw = curl_origin();
+    EXPECT_EQ(decode_origin(raw).hook, std::nullopt);  // 0: none found
+    raw.stack_hook = 1 + 1;                             // NF_INET_LOCAL_IN
+    EXPECT_EQ(decode_origin(raw).hook, std::optional<std::string>("input"));
+    raw.stack_hook = 1 + 4;
+    EXPECT_EQ(decode_origin(raw).hook, std::optional<std::string>("postrouting"));
+    raw.stack_hook = 1 + 5;  // beyond the hooks this binary knows
+    EXPECT_EQ(decode_origin(raw).hook, std::nullopt);
+}
+
 TEST(DecodeOrigin, WithoutProcessFlagThereIsNoProcess) {
     nfs_drop_origin raw = curl_origin();
     raw.flags = NFS_ORIGIN_LOCAL;  // same stale fields, but not valid

@@ -233,6 +233,20 @@ TEST(DropJson, UnknownCauseHookAndFamily) {
     EXPECT_TRUE(j.at("flow").at("sport").is_null());
 }
 
+// A rule drop: the key has no hook, the first drop's stack named one.
+TEST(DropJson, RuleDropAtTheHookFoundOnTheStack) {
+    nfs_drop_key k = tcp_key(kHostNetns, NFS_CAUSE_RULE, NFS_HOOK_UNKNOWN, {10, 0, 0, 1}, 5000, {10, 0, 0, 2}, 80);
+    Origin o = process(1234, "curl");
+    o.hook = "input";
+    const DropRecord r = record(k, o, 2, false);
+    EXPECT_EQ(to_json(r, context()).at("hook"), "input");
+    EXPECT_NE(to_human_line(r, curl_context()).find(" hook=input "), std::string::npos);
+    // A hook in the key stands.
+    DropRecord keyed = local_table_full();
+    keyed.origin.hook = "input";
+    EXPECT_EQ(to_json(keyed, context()).at("hook"), "output");
+}
+
 // --- hostile strings --------------------------------------------------------------
 
 DropRecord hostile_record() {

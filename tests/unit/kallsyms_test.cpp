@@ -222,6 +222,28 @@ TEST(KernelSymbols, FunctionRangeAbsentHiddenOrLast) {
     EXPECT_FALSE(KernelSymbols::function_range(last, "nf_hook_slow"));
 }
 
+// The functions that run netfilter hooks, in one pass: each ends at the
+// next text symbol, the first of a repeated name counts, and absent,
+// hidden or last ones are left out.
+TEST(KernelSymbols, FunctionRangesOfSeveralInOnePass) {
+    std::istringstream in(
+        "ffffffff81b00000 T ip_output\n"
+        "ffffffff81a00000 T ip_rcv\n"
+        "ffffffff81a00080 d some_data\n"
+        "ffffffff81a00100 t ip_rcv_core\n"
+        "ffffffff81c00000 t ip_rcv\n"
+        "ffffffff81b00400 T ip_forward\n"
+        "ffffffff81d00000 T ip6_output\n");
+    auto ranges = KernelSymbols::function_ranges(in, {"ip_rcv", "ip_output", "ip6_output", "ipv6_rcv"});
+    ASSERT_EQ(ranges.size(), 2u);
+    EXPECT_EQ(ranges["ip_rcv"].start, 0xffffffff81a00000u);
+    EXPECT_EQ(ranges["ip_rcv"].end, 0xffffffff81a00100u);
+    EXPECT_EQ(ranges["ip_output"].start, 0xffffffff81b00000u);
+    EXPECT_EQ(ranges["ip_output"].end, 0xffffffff81b00400u);
+    EXPECT_EQ(ranges.count("ip6_output"), 0u);  // the last symbol: no end
+    EXPECT_EQ(ranges.count("ipv6_rcv"), 0u);
+}
+
 TEST(KallsymsLine, EveryTypeHiddenAddressesAndGarbage) {
     auto data = KernelSymbols::parse_line("ffffffff82a1b2c0 D this_cpu_off");
     ASSERT_TRUE(data);

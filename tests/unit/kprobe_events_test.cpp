@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cerrno>
+#include <set>
 #include <string>
 
 #include "bpf_support.hpp"
@@ -15,13 +16,22 @@
 using namespace nfsleuth;
 
 TEST(KprobeTargets, SectionsNameTheirFunctionWhole) {
-    EXPECT_EQ(kprobe_of_section("kprobe/nf_hook_slow"), std::make_pair(KprobeTarget::nf_hook_slow, false));
+    EXPECT_EQ(kprobe_of_section("kprobe/early_drop"), std::make_pair(KprobeTarget::early_drop, false));
     EXPECT_EQ(kprobe_of_section("kretprobe/__nf_conntrack_alloc"),
               std::make_pair(KprobeTarget::nf_conntrack_alloc, true));
     EXPECT_EQ(kprobe_of_section("kprobe/nf_ct_delete.part.0"), std::make_pair(KprobeTarget::nf_ct_delete_part, false));
-    for (const char* s : {"", "kprobe/", "kretprobe/", "kprobe", "kprobe/nf_hook_slow+0x4", "kprobe/nf_hook_slo",
-                          "kprobe/nf_ct_delete.part", "kprobe/nf_register_net_hook", "fentry/nf_hook_slow",
-                          "kretprobe.multi/nf_hook_slow", "uprobe/nf_hook_slow", "kprobe//nf_hook_slow"})
+    for (const char* s : {"", "kprobe/", "kretprobe/", "kprobe", "kprobe/early_drop+0x4", "kprobe/early_dro",
+                          "kprobe/nf_ct_delete.part", "kprobe/nf_register_net_hook", "fentry/early_drop",
+                          "kretprobe.multi/early_drop", "uprobe/early_drop", "kprobe//early_drop"})
+        EXPECT_FALSE(kprobe_of_section(s)) << s;
+}
+
+// Functions the programs once probed and no longer do: the broker must not
+// open kprobes on them.
+TEST(KprobeTargets, NoLongerProbedFunctionsAreRefused) {
+    for (const char* s : {"kprobe/nf_hook_slow", "kretprobe/nf_hook_slow", "kprobe/nf_conntrack_in",
+                          "kretprobe/nf_conntrack_in", "kprobe/__nf_conntrack_confirm",
+                          "kretprobe/__nf_conntrack_confirm"})
         EXPECT_FALSE(kprobe_of_section(s)) << s;
 }
 
@@ -33,22 +43,28 @@ TEST(KprobeTargets, EveryTargetHasItsFunction) {
 }
 
 // Every kprobe the drop and creation programs have follows nf_conntrack
-// (ModuleHooks): each must be a target the broker can open. Opening an
-// object needs no privileges.
-TEST(KprobeTargets, CoverEveryKprobeOfTheFollowingPrograms) {
+// (ModuleHooks): each must be a target the broker can open, and every
+// target must be one of them (the broker opens no kprobe nfsleuth does not
+// use). Opening an object needs no privileges.
+TEST(KprobeTargets, AreExactlyTheKprobesOfTheFollowingPrograms) {
     Skeleton<drops_bpf> drops;
     Skeleton<creations_bpf> creations;
     int kprobes = 0;
+    std::set<KprobeTarget> used;
     for (bpf_object* obj : {drops->obj, creations->obj}) {
         bpf_program* p = nullptr;
         bpf_object__for_each_program(p, obj) {
             const std::string section = bpf_program__section_name(p);
             if (section.rfind("kprobe/", 0) != 0 && section.rfind("kretprobe/", 0) != 0) continue;
             ++kprobes;
-            EXPECT_TRUE(kprobe_of_section(section)) << bpf_program__name(p) << " in " << section;
+            const auto target = kprobe_of_section(section);
+            EXPECT_TRUE(target) << bpf_program__name(p) << " in " << section;
+            if (target) used.insert(target->first);
         }
     }
-    EXPECT_EQ(kprobes, 13);
+    EXPECT_EQ(kprobes, 6);
+    for (std::size_t i = 0; i < kKprobeTargetCount; ++i)
+        EXPECT_TRUE(used.count(static_cast<KprobeTarget>(i))) << kprobe_function(static_cast<KprobeTarget>(i));
 }
 
 TEST(KprobePmu, FormatBits) {
@@ -64,7 +80,7 @@ TEST(KprobePmu, FormatBits) {
 // answer is ENOENT, never an event nor a crash.
 TEST(KprobePmu, NoPmuIsENOENT) {
     if (kprobe_pmu()) GTEST_SKIP() << "this kernel has a kprobe PMU";
-    auto e = in_process_kprobes().open_kprobe(KprobeTarget::nf_conntrack_in, false);
+    auto e = in_process_kprobes().open_kprobe(KprobeTarget::nf_ct_delete, false);
     EXPECT_EQ(e.status, NetnsStatus::failed);
     EXPECT_EQ(e.error, ENOENT);
     EXPECT_FALSE(e.fd);

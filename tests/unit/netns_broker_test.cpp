@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <cstring>
 #include <fstream>
 #include <string>
@@ -15,7 +16,9 @@
 #include <utility>
 #include <vector>
 
+#include "netns.hpp"
 #include "netns_broker_protocol.hpp"
+#include "test_support.hpp"
 
 using nfsleuth::BrokerClient;
 using nfsleuth::BrokerOp;
@@ -80,8 +83,8 @@ TEST(NetnsBrokerRequests, RoundTripEveryOp) {
         {BrokerOp::open_socket, static_cast<uint8_t>(nfsleuth::NetnsSocket::conntrack_new_events), {"/proc/77/ns/net", 9}},
         {BrokerOp::open_socket, static_cast<uint8_t>(nfsleuth::NetnsSocket::nfnetlink), {"/proc/1/ns/net", 0}},
         {BrokerOp::run_tool, static_cast<uint8_t>(nfsleuth::RuleTool::ip6tables_legacy_save), {"/run/netns/" + name_of(255), 1}},
-        kprobe_request(KprobeTarget::nf_hook_slow, true),
-        kprobe_request(KprobeTarget::nf_ct_helper_log, false),
+        kprobe_request(KprobeTarget::nf_conntrack_alloc, true),  // the first target
+        kprobe_request(KprobeTarget::nf_ct_helper_log, false),   // the last
     };
     for (const auto& r : requests) {
         auto wire = encoded(r);
@@ -157,8 +160,17 @@ TEST(NetnsBrokerRequests, DecodingRefusesMalformedRecords) {
         w[offset] = value;
         return nfsleuth::decode_request(w.data(), w.size());
     };
-    EXPECT_FALSE(broken_kprobe(5, nfsleuth::kKprobeTargetCount));  // an unknown target
+    EXPECT_TRUE(broken_kprobe(5, nfsleuth::kKprobeTargetCount - 1));  // the last target
+    EXPECT_FALSE(broken_kprobe(5, nfsleuth::kKprobeTargetCount));     // an unknown target
     EXPECT_FALSE(broken_kprobe(5, 0xff));
+    // 5, the first value past the five targets, and up to the old count of
+    // 8: the broker no longer opens nf_hook_slow, nf_conntrack_in or
+    // __nf_conntrack_confirm, and no value stands for them.
+    EXPECT_EQ(nfsleuth::kKprobeTargetCount, 5u);
+    for (uint8_t what = 5; what < 8; ++what) {
+        EXPECT_FALSE(broken_kprobe(5, what)) << int(what);
+        EXPECT_FALSE(nfsleuth::encode_request({BrokerOp::open_kprobe, what, {}, false})) << int(what);
+    }
     EXPECT_FALSE(broken_kprobe(6, 3));                 // an unknown flag
     EXPECT_FALSE(broken_kprobe(7, 1));                 // reserved
     EXPECT_FALSE(broken_kprobe(8, 1));                 // an inode
@@ -224,6 +236,46 @@ TEST(NetnsBrokerReplies, ExpectedDescriptors) {
     EXPECT_EQ(nfsleuth::expected_fd_count(kprobe, r), 0);
 }
 
+// ---- the numbers of the conntrack files -----------------------------------------
+// One parser for the sysctl numbers, whether read from a descriptor the
+// broker opened (read_conntrack_files) or from a file (read_number_file).
+
+TEST(NetnsNumbers, AsTheKernelWritesThem) {
+    EXPECT_EQ(nfsleuth::parse_number("262144\n"), 262144u);
+    EXPECT_EQ(nfsleuth::parse_number("0\n"), 0u);
+    EXPECT_EQ(nfsleuth::parse_number("7"), 7u);
+    EXPECT_EQ(nfsleuth::parse_number("  42\n"), 42u);
+    EXPECT_EQ(nfsleuth::parse_number("18446744073709551615\n"), UINT64_MAX);
+    // Only the number counts: what follows it is not looked at.
+    EXPECT_EQ(nfsleuth::parse_number("12 34\n"), 12u);
+    EXPECT_EQ(nfsleuth::parse_number("12abc"), 12u);
+}
+
+TEST(NetnsNumbers, AnythingElseIsNone) {
+    for (const char* s : {"", "\n", " ", "abc", "-1\n", "+5\n", "\t7\n", "\n8", "18446744073709551616\n",
+                          "99999999999999999999999\n"})
+        EXPECT_FALSE(nfsleuth::parse_number(s)) << s;
+    EXPECT_FALSE(nfsleuth::parse_number(std::string_view("\0" "5", 2)));
+}
+
+TEST(NetnsNumbers, FromFiles) {
+    nfsleuth_test::TempDir dir("nfsleuth-numbers");
+    auto write = [&](const std::string& name, const std::string& text) {
+        const auto path = (dir.path() / name).string();
+        std::ofstream(path) << text;
+        return path;
+    };
+    EXPECT_EQ(nfsleuth::read_number_file(write("max", "262144\n")), 262144u);
+    EXPECT_FALSE(nfsleuth::read_number_file(write("empty", "")));
+    EXPECT_FALSE(nfsleuth::read_number_file(write("word", "none\n")));
+    EXPECT_FALSE(nfsleuth::read_number_file((dir.path() / "absent").string()));
+    // Whole files: every byte, none added.
+    const std::string text("a\nb\0c", 5);
+    EXPECT_EQ(nfsleuth::read_whole_file(write("text", text)), text);
+    EXPECT_EQ(nfsleuth::read_whole_file(write("nothing", "")), std::string());
+    EXPECT_FALSE(nfsleuth::read_whole_file((dir.path() / "absent").string()));
+}
+
 // ---- a broker on a thread, over a real socket pair -----------------------------
 
 namespace {
@@ -256,12 +308,6 @@ private:
     std::thread thread_;
 };
 
-std::optional<std::string> read_file(const char* path) {
-    std::ifstream in(path);
-    if (!in) return std::nullopt;
-    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
-
 }  // namespace
 
 TEST(NetnsBrokerServing, FilesOfItsOwnNamespace) {
@@ -277,9 +323,21 @@ TEST(NetnsBrokerServing, FilesOfItsOwnNamespace) {
         EXPECT_EQ(files.errors[i], exists ? 0 : ENOENT) << paths[i];
     }
     if (files.fds[1]) {
-        EXPECT_EQ(nfsleuth::read_fd_text(files.fds[1].get(), 64), read_file(paths[1]));
+        EXPECT_EQ(nfsleuth::read_fd_text(files.fds[1].get(), 64), nfsleuth::read_whole_file(paths[1]));
         EXPECT_TRUE(::fcntl(files.fds[1].get(), F_GETFD) & FD_CLOEXEC);
     }
+    EXPECT_FALSE(client.broken());
+}
+
+// The numbers read from the descriptors the broker hands over are those the
+// files hold (the count only where there is one: it moves with traffic).
+TEST(NetnsBrokerServing, ConntrackNumbersAsTheFilesHoldThem) {
+    BrokerOnThread broker;
+    BrokerClient client(broker.take_client_end());
+    const auto files = nfsleuth::read_conntrack_files(client, {"/proc/self/ns/net", own_netns_inode()});
+    EXPECT_EQ(files.count.has_value(),
+              nfsleuth::read_number_file("/proc/sys/net/netfilter/nf_conntrack_count").has_value());
+    EXPECT_EQ(files.max, nfsleuth::read_number_file("/proc/sys/net/netfilter/nf_conntrack_max"));
     EXPECT_FALSE(client.broken());
 }
 
@@ -346,7 +404,7 @@ TEST(NetnsBrokerServing, AGoneBrokerFailsEveryRequest) {
     EXPECT_EQ(files.status, NetnsStatus::no_broker);
     ASSERT_TRUE(client.broken());
     EXPECT_EQ(client.run_tool({"/proc/self/ns/net", 0}, nfsleuth::RuleTool::nft).status, NetnsStatus::no_broker);
-    EXPECT_EQ(client.open_kprobe(KprobeTarget::nf_hook_slow, false).status, NetnsStatus::no_broker);
+    EXPECT_EQ(client.open_kprobe(KprobeTarget::early_drop, false).status, NetnsStatus::no_broker);
 }
 
 TEST(NetnsBrokerServing, AMalformedAnswerBreaksTheClient) {
@@ -421,12 +479,14 @@ TEST(NetnsBrokerServing, KprobeEventsComeBackAsDescriptors) {
 }
 
 // The broker's own perf_event_open: an event, or its errno as the answer
-// (ENOENT where the kernel has no kprobe PMU, as on a host without kprobes).
+// (ENOENT where the kernel has no kprobe PMU, as on a host without kprobes;
+// without privileges, or while nf_conntrack is not loaded, an error too,
+// the same either way: the comparison holds whatever the host).
 TEST(NetnsBrokerServing, KprobeEventsAsTheKernelGivesThem) {
     BrokerOnThread broker;
     BrokerClient client(broker.take_client_end());
-    auto here = nfsleuth::in_process_kprobes().open_kprobe(KprobeTarget::nf_hook_slow, true);
-    auto through_broker = client.open_kprobe(KprobeTarget::nf_hook_slow, true);
+    auto here = nfsleuth::in_process_kprobes().open_kprobe(KprobeTarget::nf_conntrack_alloc, true);
+    auto through_broker = client.open_kprobe(KprobeTarget::nf_conntrack_alloc, true);
     EXPECT_EQ(through_broker.status, here.status);
     EXPECT_EQ(through_broker.error, here.error);
     EXPECT_EQ(bool(through_broker.fd), here.ok());

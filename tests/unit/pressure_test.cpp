@@ -138,5 +138,70 @@ TEST(PressureOutput, JsonAndHumanLine) {
               "T pressure cleared ns-a netns=7 conntrack 10/20 (50.0%, threshold 90.0%)");
 }
 
+TEST(CreationArming, ArmsAtTheFillAndDisarmsTenPointsBelow) {
+    CreationArming a(50);
+    EXPECT_DOUBLE_EQ(a.disarm_below(), 40.0);
+    EXPECT_TRUE(a.observe({{1, "a", 49, 100}}).empty());
+    EXPECT_FALSE(a.armed(1));
+    auto armed = a.observe({{1, "a", 50, 100}, {2, "b", 10, 100}});
+    ASSERT_EQ(armed.size(), 1u);
+    EXPECT_TRUE(armed[0].armed);
+    EXPECT_EQ(armed[0].sample.netns, 1u);
+    EXPECT_TRUE(a.armed(1));
+    EXPECT_FALSE(a.armed(2));
+    // Inside the hysteresis band: stays armed, no change.
+    EXPECT_TRUE(a.observe({{1, "a", 40, 100}}).empty());
+    EXPECT_TRUE(a.armed(1));
+    auto disarmed = a.observe({{1, "a", 39, 100}});
+    ASSERT_EQ(disarmed.size(), 1u);
+    EXPECT_FALSE(disarmed[0].armed);
+    EXPECT_EQ(a.armed_count(), 0u);
+    // Armed again from the fill, not from the band.
+    EXPECT_TRUE(a.observe({{1, "a", 45, 100}}).empty());
+    EXPECT_EQ(a.observe({{1, "a", 100, 100}}).size(), 1u);
+}
+
+TEST(CreationArming, LowFillsKeepHalfTheBand) {
+    CreationArming a(6);
+    EXPECT_DOUBLE_EQ(a.disarm_below(), 3.0);
+    EXPECT_EQ(a.observe({{1, "a", 6, 100}}).size(), 1u);
+    EXPECT_TRUE(a.observe({{1, "a", 3, 100}}).empty());
+    EXPECT_EQ(a.observe({{1, "a", 2, 100}}).size(), 1u);
+}
+
+TEST(CreationArming, ZeroMeansEveryTableAlwaysWithoutEvents) {
+    CreationArming a(0);
+    EXPECT_TRUE(a.always());
+    EXPECT_TRUE(a.observe({{1, "a", 0, 100}, {2, "b", 5, 0}}).empty());
+    EXPECT_TRUE(a.armed(1));
+    EXPECT_FALSE(a.armed(2));  // no limit known: no table
+}
+
+TEST(CreationArming, VanishedNamespacesAreForgottenSilently) {
+    CreationArming a(50);
+    EXPECT_EQ(a.observe({{1, "a", 60, 100}}).size(), 1u);
+    EXPECT_TRUE(a.observe({}).empty());
+    EXPECT_FALSE(a.armed(1));
+    // A new namespace with the reused inode arms again, with its event.
+    EXPECT_EQ(a.observe({{1, "a", 60, 100}}).size(), 1u);
+}
+
+TEST(CreationArming, JsonAndHumanLine) {
+    CreationArming a(50);
+    auto changes = a.observe({{7, "ns\x1b[2J", 10, 20}});
+    ASSERT_EQ(changes.size(), 1u);
+    auto j = to_json(changes[0], a, "T", "netlink");
+    EXPECT_EQ(j.dump(),
+              R"({"type":"ct_tracking","ts":"T","state":"armed","netns":7,"netns_name":"ns\u001b[2J","count":10,)"
+              R"("max":20,"fill_percent":50.0,"arm_at_percent":50.0,"disarm_below_percent":40.0,"method":"netlink"})");
+    EXPECT_EQ(to_human_line(changes[0], a, "T", "netlink"),
+              "T tracking ARMED ns\\x1b[2J netns=7 conntrack 10/20 (50.0%, arm at 50.0%): counting who creates "
+              "entries (netlink)");
+    auto off = a.observe({{7, "ns", 7, 20}});
+    ASSERT_EQ(off.size(), 1u);
+    EXPECT_EQ(to_human_line(off[0], a, "T", "netlink"),
+              "T tracking disarmed ns netns=7 conntrack 7/20 (35.0%, below 40.0%): no longer counting creations");
+}
+
 }  // namespace
 }  // namespace nfsleuth
