@@ -117,6 +117,17 @@ jqf() { # file filter
   jq -c "$2" "$1"
 }
 
+# Waits until FILE has a JSON line matching the jq condition (a line still
+# being written is skipped), for SECONDS at most (default 20).
+wait_for_json() { # file condition what [seconds]
+  local limit=${4:-20}
+  local deadline=$((SECONDS + limit))
+  until [[ -n $(jq -cR "fromjson? | select($2)" "$1" 2>/dev/null) ]]; do
+    ((SECONDS < deadline)) || fail "$3: not seen within $limit s"
+    sleep 0.1
+  done
+}
+
 # Sum over CPUs of one column (by header name) of a namespace's
 # /proc/net/stat/nf_conntrack.
 ct_stat_sum() { # netns column

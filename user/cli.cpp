@@ -128,6 +128,13 @@ void add_drop_options(CLI::App& cmd, DropOptions& d, const std::string& interval
                    "evicted before they were read are counted as missed")
         ->check(CLI::Range(64u, 4194304u).description(""))
         ->type_name("N");
+    cmd.add_option("--arm-at", d.arm_at_percent,
+                   "Run the hooks that cost per connection only while a namespace's table is at least this full, in "
+                   "percent, until it falls 10 points below: which entries early_drop evicts (fentry and kprobe "
+                   "backends), and with watch who creates the entries. Nothing runs per connection while tables "
+                   "are healthy. 0: always (default 50; with watch at most --threshold)")
+        ->check(number_from(0, 100))
+        ->type_name("PERCENT");
 }
 
 }  // namespace
@@ -213,12 +220,6 @@ ParseOutcome parse_command_line(int argc, const char* const* argv, std::ostream&
     watch->add_option("--threshold", w.threshold_percent,
                       "Emit ct_pressure when a namespace's table is this full, in percent (default 90)")
         ->check(number_from(1, 100))
-        ->type_name("PERCENT");
-    watch->add_option("--arm-at", w.arm_at_percent,
-                      "Count who creates a namespace's conntrack entries only from this fill, in percent, until it "
-                      "falls 10 points below: nothing runs per connection while tables are healthy. 0: always "
-                      "(default 50; at most --threshold)")
-        ->check(number_from(0, 100))
         ->type_name("PERCENT");
     watch->add_option("--metrics", w.metrics,
                       "Serve Prometheus metrics at http://HOST:PORT/metrics (':PORT' listens on all IPv4 addresses)")
@@ -317,7 +318,7 @@ ParseOutcome parse_command_line(int argc, const char* const* argv, std::ostream&
         return {std::nullopt, static_cast<int>(ExitCode::usage)};
     }
     inv.command = app.get_subcommands().front()->get_name();
-    if (inv.command == "watch" && inv.watch.arm_at_percent > inv.watch.threshold_percent) {
+    if (inv.command == "watch" && inv.drops.arm_at_percent > inv.watch.threshold_percent) {
         err << "nfsleuth: --arm-at: must not be above --threshold (" << inv.watch.threshold_percent
             << "): the creators named in a ct_pressure warning are counted from --arm-at on\n"
                "Run 'nfsleuth --help' for usage.\n";

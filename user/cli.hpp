@@ -28,11 +28,11 @@ struct DropOptions {
     double interval_s = 1.0;      // how often aggregated counts are read and printed
     bool top = false;             // print the summary every interval too
     uint32_t max_flows = 16384;   // size of the in-kernel aggregation map
+    double arm_at_percent = 50;   // per-connection hooks from this fill on (0: always)
 };
 
 struct WatchOptions {
     double threshold_percent = 90;             // ct_pressure when a table is this full
-    double arm_at_percent = 50;                // creators counted from this fill on (0: always)
     std::optional<std::string> metrics;        // HOST:PORT of the Prometheus endpoint
     std::optional<std::string> journal;        // JSON-lines file
     uint64_t journal_max_bytes = 64ull << 20;  // rotate beyond this

@@ -4,6 +4,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 #include <iostream>
@@ -240,12 +241,16 @@ std::optional<std::string> CreationSource::track(const std::vector<NetnsInfo>& a
         impl_->hooks.detach();
         if (impl_->module_alloc) impl_->module_alloc->detach();
     }
-    impl_->tracked.clear();
-    for (const auto& ns : armed) impl_->tracked.insert(static_cast<uint32_t>(ns.inode));
+    std::set<uint32_t> now;
+    for (const auto& ns : armed) now.insert(static_cast<uint32_t>(ns.inode));
     if (impl_->netlink) {
-        drain();  // what a subscription about to close still holds is counted
+        // What a subscription about to close still holds is counted.
+        const bool closing = std::any_of(impl_->tracked.begin(), impl_->tracked.end(),
+                                         [&](uint32_t inode) { return !now.count(inode); });
+        if (closing) drain();
         impl_->netlink->refresh(armed);
     }
+    impl_->tracked = std::move(now);
     return change;
 }
 

@@ -73,6 +73,18 @@ ojson drop_causes_event(const std::string& ts, const std::string& backend, const
     return j;
 }
 
+ojson evictions_event(const std::string& ts, bool named, double arm_at_percent, double disarm_below_percent,
+                      const std::string& message) {
+    ojson j;
+    j["type"] = "ct_evictions";
+    j["ts"] = ts;
+    j["named"] = named;
+    j["arm_at_percent"] = arm_at_percent;
+    j["disarm_below_percent"] = disarm_below_percent;
+    j["message"] = message;
+    return j;
+}
+
 std::string to_human_line(const DropRecord& r, const DropContext& c) {
     const Origin& o = r.origin;
     std::string line = c.ts + " drop " + cause_name(r.key) + " " + format_flow(r.key.flow);

@@ -25,6 +25,10 @@ nlohmann::ordered_json to_json(const DropRecord& r, const DropContext& c);
 // A change in how drop causes are known (conntrack's hooks attached or
 // detached as the nf_conntrack module comes and goes).
 nlohmann::ordered_json drop_causes_event(const std::string& ts, const std::string& backend, const std::string& message);
+// Evicted entries named or no longer named (nf_ct_delete hooked while a
+// table is at least --arm-at full).
+nlohmann::ordered_json evictions_event(const std::string& ts, bool named, double arm_at_percent,
+                                       double disarm_below_percent, const std::string& message);
 std::string to_human_line(const DropRecord& r, const DropContext& c);
 
 // Conntrack fill and the kernel's own drop count of one namespace.

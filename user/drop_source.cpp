@@ -111,7 +111,8 @@ std::optional<std::string> ProcessEnricher::cgroup(uint64_t id) noexcept {
 struct DropSource::Programs {
     Skeleton<drops_bpf> skel;
     HookSelection hooks;  // its links go before skel: declared after it
-    std::unique_ptr<ModuleHooks> module_causes;  // cause hooks following nf_conntrack
+    std::unique_ptr<ModuleHooks> module_causes;     // cause hooks following nf_conntrack
+    std::unique_ptr<ModuleHooks> module_evictions;  // its nf_ct_delete, followed while naming evictions
 
     Programs(const CommonOptions& options, const CausePlan& plan, KernelProbe& probe)
         : skel(options.btf), hooks(skel->obj, hook_specs(plan, probe), probe, plan.backend) {
@@ -123,11 +124,12 @@ struct DropSource::Programs {
     }
 
     // Kprobes that follow nf_conntrack where its build has their function:
-    // a compiler clone of a cause function, the helpers' log call.
+    // a compiler clone of nf_ct_delete, the helpers' log call.
+    static std::vector<std::string> clone_programs() { return {"kprobe_nf_ct_delete_part"}; }
+    static std::vector<std::string> helper_programs() { return helper_drop_hook().candidates.front().programs; }
     static std::vector<std::string> if_present_programs() {
-        std::vector<std::string> names{"kprobe_nf_ct_delete_part"};
-        const auto& helper = helper_drop_hook().candidates.front().programs;
-        names.insert(names.end(), helper.begin(), helper.end());
+        std::vector<std::string> names = clone_programs();
+        for (auto& name : helper_programs()) names.push_back(name);
         return names;
     }
 
@@ -196,7 +198,9 @@ DropSource::DropSource(const CommonOptions& options, const DropOptions& drop_opt
     : netns_(netns),
       cause_plan_(plan_cause_hooks(probe, parse_backend(options.backend))),
       sink_(std::move(sink)),
-      agreement_(cause_plan_.backend && !cause_plan_.follows_module) {
+      agreement_(cause_plan_.backend && !cause_plan_.follows_module),
+      eviction_arming_(drop_options.arm_at_percent),
+      naming_evictions_(eviction_arming_.always()) {
     programs_ = std::make_unique<Programs>(options, cause_plan_, probe);
     auto& skel = programs_->skel;
     int ncpu = libbpf_num_possible_cpus();
@@ -235,14 +239,22 @@ DropSource::DropSource(const CommonOptions& options, const DropOptions& drop_opt
     bpf_map__set_max_entries(skel->maps.drop_aggregates, drop_options.max_flows);
     programs_->hooks.load(skel, "drop programs");
     if (cause_plan_.follows_module) {
-        auto progs = programs_->programs_named(cause_programs(*cause_plan_.backend));
-        auto clones = programs_->programs_named(Programs::if_present_programs());
-        auto is_loaded = [](bpf_program* p) { return bpf_program__fd(p) >= 0; };
-        if (std::all_of(progs.begin(), progs.end(), is_loaded) && std::all_of(clones.begin(), clones.end(), is_loaded))
+        const Backend b = *cause_plan_.backend;
+        auto evictions = programs_->programs_named(cause_programs(b, "early_drop"));
+        auto helper = programs_->programs_named(Programs::helper_programs());
+        auto evicted = programs_->programs_named(cause_programs(b, kEvictedEntriesHook));
+        auto clones = programs_->programs_named(Programs::clone_programs());
+        auto all_loaded = [](const std::vector<bpf_program*>& progs) {
+            return std::all_of(progs.begin(), progs.end(), [](bpf_program* p) { return bpf_program__fd(p) >= 0; });
+        };
+        if (all_loaded(evictions) && all_loaded(helper) && all_loaded(evicted) && all_loaded(clones)) {
             programs_->module_causes =
-                std::make_unique<ModuleHooks>("nf_conntrack", std::move(progs), std::move(clones), kprobes);
-        else
+                std::make_unique<ModuleHooks>("nf_conntrack", std::move(evictions), std::move(helper), kprobes);
+            programs_->module_evictions =
+                std::make_unique<ModuleHooks>("nf_conntrack", std::move(evicted), std::move(clones), kprobes);
+        } else {
             cause_note_ = "the kernel refused the kprobes on nf_conntrack's functions";
+        }
     }
     for (const auto& [inode, sum] : programs_->prime_counters(netns_)) {
         start_drops_[inode] = sum.drop;
@@ -257,11 +269,43 @@ DropSource::DropSource(const CommonOptions& options, const DropOptions& drop_opt
         if (auto r = aggregator_.on_first_drop(*d)) emit(*r);
     });
     programs_->hooks.attach();
+    if (!naming_evictions_) programs_->hooks.detach(kEvictedEntriesHook);
     follow_conntrack();
     // The other side of each namespace's baseline (see kernel_agreement.hpp).
     auto namespaces = list_network_namespaces();
     read_conntrack_fill(namespaces, netns_);
+    if (auto change = follow_fill(namespaces)) std::cerr << "nfsleuth: " << *change << std::endl;
     check_against_kernel(namespaces);
+}
+
+bool DropSource::sees_evictions() const {
+    return cause_plan_.follows_module ? programs_->module_causes != nullptr : cause_plan_.backend.has_value();
+}
+
+void DropSource::name_evictions(bool on) {
+    naming_evictions_ = on;
+    if (auto& following = programs_->module_evictions) {
+        if (!on)
+            following->detach();
+        else if (programs_->module_causes->attached())
+            following->follow();
+    } else if (on) {
+        programs_->hooks.attach(kEvictedEntriesHook);
+    } else {
+        programs_->hooks.detach(kEvictedEntriesHook);
+    }
+}
+
+std::optional<std::string> DropSource::follow_fill(const std::vector<NetnsInfo>& namespaces) {
+    eviction_arming_.observe(fill_samples(namespaces));
+    const bool want = eviction_arming_.always() || eviction_arming_.armed_count() > 0;
+    if (want == naming_evictions_ || !sees_evictions()) return std::nullopt;
+    name_evictions(want);
+    if (want)
+        return "a conntrack table is " + percent_text(eviction_arming_.arm_at()) +
+               "% full or more (--arm-at): nf_ct_delete is hooked to name the entries early_drop evicts";
+    return "every conntrack table is below " + percent_text(eviction_arming_.disarm_below()) +
+           "% full: nf_ct_delete is unhooked, nothing runs per connection";
 }
 
 std::optional<std::string> DropSource::follow_conntrack() {
@@ -271,11 +315,13 @@ std::optional<std::string> DropSource::follow_conntrack() {
         case ModuleHooks::Change::none: return std::nullopt;
         case ModuleHooks::Change::attached:
         case ModuleHooks::Change::reattached:
+            if (naming_evictions_) programs_->module_evictions->follow();
             programs_->hooked_with(cause_plan_.backend);
             agreement_.restart(true);
             return "nf_conntrack is loaded: kprobes on its functions now name the entries early_drop evicts and the "
                    "packets its helpers drop";
         case ModuleHooks::Change::detached:
+            programs_->module_evictions->detach();
             programs_->hooked_with(std::nullopt);
             agreement_.restart(false);
             return "nf_conntrack was unloaded: its kprobes are detached until it is back";
@@ -287,11 +333,20 @@ std::optional<std::string> DropSource::follow_conntrack() {
 }
 
 std::string DropSource::cause_note() const {
-    if (!cause_plan_.follows_module) return "";
-    auto& hooks = programs_->module_causes;
-    if (!hooks) return "evictions and helper drops not named (" + cause_note_ + ")";
-    return std::string("evictions and helper drops named by kprobes on nf_conntrack's functions while it is loaded (") +
-           (hooks->attached() ? "attached" : "waiting for it to load") + ")";
+    std::string note;
+    if (cause_plan_.follows_module) {
+        auto& hooks = programs_->module_causes;
+        if (!hooks) return "evictions and helper drops not named (" + cause_note_ + ")";
+        note = std::string("evictions and helper drops named by kprobes on nf_conntrack's functions while it is "
+                           "loaded (") +
+               (hooks->attached() ? "attached" : "waiting for it to load") + "); ";
+    } else if (!cause_plan_.backend) {
+        return "";
+    }
+    return note + "evicted entries named " +
+           (eviction_arming_.always() ? std::string("always (--arm-at 0)")
+                                      : "while a table is at least " + percent_text(eviction_arming_.arm_at()) +
+                                            "% full (--arm-at)");
 }
 
 std::vector<Disagreement> DropSource::check_against_kernel(const std::vector<NetnsInfo>& namespaces) {
@@ -317,10 +372,14 @@ const HookSelection& DropSource::hooks() const { return programs_->hooks; }
 std::vector<HookOutcome> DropSource::hook_outcomes() const {
     std::vector<HookOutcome> out = programs_->hooks.outcomes();
     if (!cause_plan_.follows_module) return out;
-    std::vector<HookSpec> following = drop_cause_hooks();
-    following.push_back(helper_drop_hook());
-    auto more = following_outcomes(following, Flavor::kprobe, programs_->module_causes.get(), cause_note_);
-    out.insert(out.end(), more.begin(), more.end());
+    std::vector<HookSpec> causes, evicted;
+    for (const auto& spec : drop_cause_hooks()) (spec.name == kEvictedEntriesHook ? evicted : causes).push_back(spec);
+    causes.push_back(helper_drop_hook());
+    for (auto [specs, hooks] : {std::pair{&causes, programs_->module_causes.get()},
+                                std::pair{&evicted, programs_->module_evictions.get()}}) {
+        auto more = following_outcomes(*specs, Flavor::kprobe, hooks, cause_note_);
+        out.insert(out.end(), more.begin(), more.end());
+    }
     return out;
 }
 
@@ -329,14 +388,16 @@ void DropSource::sweep() {
 }
 
 void DropSource::detach() {
+    if (programs_->module_evictions) programs_->module_evictions->detach();
     if (programs_->module_causes) programs_->module_causes->detach();
     programs_->hooks.detach();
 }
 
 std::vector<bpf_program*> DropSource::programs() const {
     std::vector<bpf_program*> out = programs_->hooks.programs();
-    if (programs_->module_causes)
-        for (bpf_program* p : programs_->module_causes->attached_programs()) out.push_back(p);
+    for (const auto* following : {programs_->module_causes.get(), programs_->module_evictions.get()})
+        if (following)
+            for (bpf_program* p : following->attached_programs()) out.push_back(p);
     return out;
 }
 

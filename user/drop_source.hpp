@@ -23,6 +23,7 @@
 #include "kernel_probe.hpp"
 #include "kprobe_events.hpp"
 #include "netns.hpp"
+#include "pressure.hpp"
 
 struct drops_bpf;
 
@@ -72,7 +73,17 @@ public:
     // Where conntrack is a module: attaches the cause hooks when it loads,
     // detaches them when it goes (call often). Returns what changed.
     std::optional<std::string> follow_conntrack();
-    // For the banner: how causes are known while following nf_conntrack.
+    // Names evicted entries (attaches the hook at every entry's end) only
+    // while a table is at least --arm-at full: call with every fill sample
+    // (read_conntrack_fill). Returns what changed.
+    std::optional<std::string> follow_fill(const std::vector<NetnsInfo>& namespaces);
+    // Whether early_drop's evictions are seen at all (fentry and kprobe).
+    bool sees_evictions() const;
+    // Whether the entries it evicts are named now.
+    bool naming_evictions() const { return naming_evictions_; }
+    const FillArming& eviction_arming() const { return eviction_arming_; }
+    // For the banner: how causes are known while following nf_conntrack,
+    // and from when evicted entries are named.
     std::string cause_note() const;
     int epoll_fd() const { return ring_->epoll_fd(); }
     // Consumes the first-drop records waiting in the ring buffer.
@@ -105,7 +116,10 @@ private:
     DropAggregator aggregator_;
     KernelAgreement agreement_;
     uint64_t malformed_ = 0;
+    FillArming eviction_arming_;
+    bool naming_evictions_;
     std::unique_ptr<RingBuffer> ring_;
+    void name_evictions(bool on);
     void emit(const DropRecord& r);
 };
 

@@ -59,9 +59,19 @@ ExitCode run_drops(const CommonOptions& options, const DropOptions& drop_options
     };
     // Every interval and at the end: the kernel's counters against ours.
     BootClock clock;
-    auto check_kernel = [&] {
+    // While tracing, the fill also says whether evicted entries are named.
+    auto check_kernel = [&](bool tracing) {
         auto namespaces = list_network_namespaces();
         read_conntrack_fill(namespaces);
+        if (auto change = tracing ? source.follow_fill(namespaces) : std::nullopt) {
+            std::cerr << "nfsleuth: " << *change << std::endl;
+            const auto& arming = source.eviction_arming();
+            if (options.json)
+                std::cout << json_line(evictions_event(clock.rfc3339(BootClock::boot_now_ns()),
+                                                       source.naming_evictions(), arming.arm_at(),
+                                                       arming.disarm_below(), *change))
+                          << '\n';
+        }
         for (const auto& d : source.check_against_kernel(namespaces)) {
             auto name = netns_name(d.netns);
             std::cerr << to_warning_line(d, name) << std::endl;
@@ -77,7 +87,7 @@ ExitCode run_drops(const CommonOptions& options, const DropOptions& drop_options
     loop.every(std::chrono::milliseconds(static_cast<int64_t>(drop_options.interval_s * 1000)), [&] {
         source.drain();
         source.sweep();
-        check_kernel();
+        check_kernel(true);
         if (drop_options.top) print_summary();
         std::cout.flush();
     });
@@ -104,7 +114,7 @@ ExitCode run_drops(const CommonOptions& options, const DropOptions& drop_options
     source.detach();
     source.drain();
     source.sweep();
-    check_kernel();
+    check_kernel(false);
     if (!options.json) std::cout << '\n';
     print_summary();
     std::cout.flush();

@@ -17,18 +17,23 @@ namespace nfsleuth {
 
 namespace {
 
+timespec to_timespec(std::chrono::milliseconds ms) {
+    timespec ts{};
+    ts.tv_sec = ms.count() / 1000;
+    ts.tv_nsec = (ms.count() % 1000) * 1'000'000;
+    return ts;
+}
+
+void set_timer(int fd, std::chrono::milliseconds first, std::chrono::milliseconds period) {
+    itimerspec spec{to_timespec(period), to_timespec(first)};
+    if (spec.it_value.tv_sec == 0 && spec.it_value.tv_nsec == 0) spec.it_value.tv_nsec = 1;  // 0 would disarm
+    timerfd_settime(fd, 0, &spec, nullptr);
+}
+
 int make_timer(std::chrono::milliseconds first, std::chrono::milliseconds period) {
     int fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
     if (fd < 0) throw Failure(ExitCode::failure, "timerfd_create failed: " + describe_errno(-errno));
-    auto to_ts = [](std::chrono::milliseconds ms) {
-        timespec ts{};
-        ts.tv_sec = ms.count() / 1000;
-        ts.tv_nsec = (ms.count() % 1000) * 1'000'000;
-        return ts;
-    };
-    itimerspec spec{to_ts(period), to_ts(first)};
-    if (spec.it_value.tv_sec == 0 && spec.it_value.tv_nsec == 0) spec.it_value.tv_nsec = 1;  // 0 would disarm
-    timerfd_settime(fd, 0, &spec, nullptr);
+    set_timer(fd, first, period);
     return fd;
 }
 
@@ -82,7 +87,7 @@ void EventLoop::watch(int fd, std::function<void()> on_ready) {
         throw Failure(ExitCode::failure, "epoll_ctl failed: " + describe_errno(-errno));
 }
 
-void EventLoop::every(std::chrono::milliseconds period, std::function<void()> on_tick) {
+int EventLoop::every(std::chrono::milliseconds period, std::function<void()> on_tick) {
     int fd = make_timer(period, period);
     watch(fd, [fd, tick = std::move(on_tick)] {
         uint64_t expirations;
@@ -91,6 +96,20 @@ void EventLoop::every(std::chrono::milliseconds period, std::function<void()> on
         tick();
     });
     sources_.back().owned = true;
+    sources_.back().period = period;
+    return fd;
+}
+
+void EventLoop::set_paused(int timer, bool paused) {
+    for (const auto& s : sources_) {
+        if (s.fd != timer || s.period.count() == 0) continue;
+        if (paused) {
+            const itimerspec stopped{};
+            timerfd_settime(timer, 0, &stopped, nullptr);
+        } else {
+            set_timer(timer, s.period, s.period);
+        }
+    }
 }
 
 void EventLoop::on_hangup(std::function<void()> on_hangup) { on_hangup_ = std::move(on_hangup); }

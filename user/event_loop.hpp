@@ -44,8 +44,10 @@ public:
 
     // Calls on_ready whenever fd becomes readable.
     void watch(int fd, std::function<void()> on_ready);
-    // Calls on_tick every period.
-    void every(std::chrono::milliseconds period, std::function<void()> on_tick);
+    // Calls on_tick every period. Returns the timer, for set_paused().
+    int every(std::chrono::milliseconds period, std::function<void()> on_tick);
+    // Stops a timer of every() (it wakes nothing up) or starts it again.
+    void set_paused(int timer, bool paused);
     // Calls on_hangup at each SIGHUP (daemons reopen their files on it);
     // without one SIGHUP is ignored.
     void on_hangup(std::function<void()> on_hangup);
@@ -58,6 +60,7 @@ private:
         int fd;
         std::function<void()> on_ready;
         bool owned;
+        std::chrono::milliseconds period{0};  // of a timer of every()
     };
     SignalInbox& signals_;
     int epoll_fd_ = -1;

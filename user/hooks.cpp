@@ -67,11 +67,12 @@ const std::vector<HookSpec>& drop_cause_hooks() {
         }
         return std::vector<AttachCandidate>{{Flavor::fentry, fn, fentry}, {Flavor::kprobe, fn, kprobe}};
     };
-    // Paths of a full table only: early_drop() is entered only then, and
-    // nf_ct_delete() returns at once outside it.
+    // Paths of a full table only: early_drop() is entered only then;
+    // nf_ct_delete() is attached only while a table fills, and returns at
+    // once outside early_drop().
     static const std::vector<HookSpec> hooks = {
         {"early_drop", "evictions to make room", true, twins("early_drop", "early_drop", true, true)},
-        {"ct_delete", "the evicted entries", true, twins("nf_ct_delete", "nf_ct_delete", true, false)},
+        {kEvictedEntriesHook, "the evicted entries", true, twins("nf_ct_delete", "nf_ct_delete", true, false)},
     };
     return hooks;
 }
@@ -118,11 +119,13 @@ CausePlan plan_cause_hooks(KernelProbe& probe, std::optional<Backend> forced) {
     return {};
 }
 
-std::vector<std::string> cause_programs(Backend b) {
+std::vector<std::string> cause_programs(Backend b, const std::optional<std::string>& hook) {
     std::vector<std::string> names;
-    for (const auto& spec : drop_cause_hooks())
+    for (const auto& spec : drop_cause_hooks()) {
+        if (hook && spec.name != *hook) continue;
         for (const auto& c : spec.candidates)
             if (backend_of(c.flavor) == b) names.insert(names.end(), c.programs.begin(), c.programs.end());
+    }
     return names;
 }
 
@@ -331,25 +334,40 @@ void HookSelection::settle(const LoadRetryPlan& plan, const std::string& what) {
     }
 }
 
-void HookSelection::attach() {
-    for (auto& c : chosen_) {
-        HookOutcome& o = outcomes_[c.outcome];
-        if (c.progs.empty()) continue;  // refused at load
-        try {
-            for (bpf_program* p : c.progs) c.links.push_back(attach_program(p));
-            o.traced = true;
-        } catch (const Failure& f) {
-            c.links.clear();
-            o.failed_at = HookStage::attach;
-            o.reason = f.what();
-            if (o.required)
-                throw HookRefused("cannot trace " + o.purpose + ": " + f.what(), outcomes_);
-        }
+void HookSelection::attach_chosen(Chosen& c) {
+    HookOutcome& o = outcomes_[c.outcome];
+    if (c.progs.empty() || !c.links.empty() || o.failed_at) return;  // refused, attached, or given up
+    try {
+        for (bpf_program* p : c.progs) c.links.push_back(attach_program(p));
+        o.traced = true;
+    } catch (const Failure& f) {
+        c.links.clear();
+        o.failed_at = HookStage::attach;
+        o.reason = f.what();
+        if (o.required) throw HookRefused("cannot trace " + o.purpose + ": " + f.what(), outcomes_);
     }
+}
+
+void HookSelection::attach() {
+    for (auto& c : chosen_) attach_chosen(c);
 }
 
 void HookSelection::detach() {
     for (auto& c : chosen_) c.links.clear();
+}
+
+void HookSelection::attach(const std::string& hook) {
+    for (auto& c : chosen_)
+        if (outcomes_[c.outcome].hook == hook) attach_chosen(c);
+}
+
+void HookSelection::detach(const std::string& hook) {
+    for (auto& c : chosen_) {
+        HookOutcome& o = outcomes_[c.outcome];
+        if (o.hook != hook || c.links.empty()) continue;
+        c.links.clear();
+        o.traced = false;
+    }
 }
 
 std::string HookSelection::describe() const {

@@ -54,6 +54,9 @@ const HookSpec& helper_drop_hook();
 // Hooks on conntrack's own functions that name the entries early_drop()
 // evicts; they are used together, all with one backend, or not at all.
 const std::vector<HookSpec>& drop_cause_hooks();
+// The one of them that runs at every entry's end, not only in a full
+// table: attached only while a table is filling (--arm-at).
+inline const std::string kEvictedEntriesHook = "ct_delete";
 
 // The moment conntrack becomes active in a namespace: its hook being
 // registered (fentry, kprobe), else nfnetlink sends (tracepoint).
@@ -77,8 +80,9 @@ struct CausePlan {
 // Throws Failure(unsupported) naming what is missing when a forced fentry
 // or kprobe backend cannot be used.
 CausePlan plan_cause_hooks(KernelProbe& probe, std::optional<Backend> forced);
-// The cause hooks' programs of one backend, exit programs first.
-std::vector<std::string> cause_programs(Backend b);
+// The cause hooks' programs of one backend (of one hook when named), exit
+// programs first.
+std::vector<std::string> cause_programs(Backend b, const std::optional<std::string>& hook = std::nullopt);
 
 // Where a hook was given up: no candidate the kernel offers (plan), the
 // kernel refused its programs (load) or to attach them (attach), or the
@@ -186,6 +190,12 @@ public:
     // HookRefused when a required hook's programs cannot be attached.
     void attach();
     void detach();
+    // The same for one hook of the selection (by HookSpec name), for hooks
+    // attached only while they are needed: its outcome says whether it is
+    // attached now. attach(hook) does nothing when it is attached already
+    // or was given up.
+    void attach(const std::string& hook);
+    void detach(const std::string& hook);
     // "module_request=tp_btf, module_load=tp_btf, ..." (hooks not given up)
     std::string describe() const;
     // Every hook of the specs, in their order.
@@ -209,6 +219,7 @@ private:
     // are left as they are.
     void enable(bpf_object* obj, const std::vector<std::string>& optional);
     std::vector<std::string> enabled_optional() const;
+    void attach_chosen(Chosen& c);
     // Records what a retried load found, or throws for the required hooks.
     void settle(const LoadRetryPlan& plan, const std::string& what);
 

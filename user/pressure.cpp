@@ -124,10 +124,17 @@ std::vector<PressureChange> PressureMonitor::observe(const std::vector<FillSampl
     return changes;
 }
 
-CreationArming::CreationArming(double arm_at_percent, double hysteresis_points)
+std::vector<FillSample> fill_samples(const std::vector<NetnsInfo>& namespaces) {
+    std::vector<FillSample> fills;
+    for (const auto& ns : namespaces)
+        if (ns.ct_count && ns.ct_max) fills.push_back({static_cast<uint32_t>(ns.inode), ns.name, *ns.ct_count, *ns.ct_max});
+    return fills;
+}
+
+FillArming::FillArming(double arm_at_percent, double hysteresis_points)
     : arm_at_(arm_at_percent), disarm_below_(arm_at_percent - std::min(hysteresis_points, arm_at_percent / 2)) {}
 
-std::vector<ArmingChange> CreationArming::observe(const std::vector<FillSample>& samples) {
+std::vector<ArmingChange> FillArming::observe(const std::vector<FillSample>& samples) {
     std::vector<ArmingChange> changes;
     std::set<uint32_t> next;
     for (const auto& s : samples) {
@@ -170,7 +177,7 @@ std::string percent_text(double p) {
     return buf;
 }
 
-ojson to_json(const ArmingChange& c, const CreationArming& arming, const std::string& ts, const std::string& method) {
+ojson to_json(const ArmingChange& c, const FillArming& arming, const std::string& ts, const std::string& method) {
     ojson j;
     j["type"] = "ct_tracking";
     j["ts"] = ts;
@@ -186,7 +193,7 @@ ojson to_json(const ArmingChange& c, const CreationArming& arming, const std::st
     return j;
 }
 
-std::string to_human_line(const ArmingChange& c, const CreationArming& arming, const std::string& ts,
+std::string to_human_line(const ArmingChange& c, const FillArming& arming, const std::string& ts,
                           const std::string& method) {
     std::string s = ts + " tracking " + (c.armed ? "ARMED " : "disarmed ") + escape_for_terminal(c.sample.name) +
                     " netns=" + std::to_string(c.sample.netns) + " conntrack " + std::to_string(c.sample.count) + "/" +

@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "netns.hpp"
+
 namespace nfsleuth {
 
 // Entries created by one creator towards one destination, since the last
@@ -84,6 +86,9 @@ struct FillSample {
     double percent() const { return max ? 100.0 * static_cast<double>(count) / static_cast<double>(max) : 0.0; }
 };
 
+// The fill of each namespace read with a table (read_conntrack_fill).
+std::vector<FillSample> fill_samples(const std::vector<NetnsInfo>& namespaces);
+
 struct PressureChange {
     enum class State { high, cleared };
     FillSample sample;
@@ -116,18 +121,18 @@ private:
 // A percentage with one decimal: "50.0".
 std::string percent_text(double p);
 
-// When to count who creates a namespace's entries: a hook runs per new
-// connection while counting, so only from `arm_at` percent of its table
-// (armed) until it falls below disarm_below() (disarmed). arm_at 0: every
-// namespace with a table, always.
+// When to run the hooks that cost per connection (who creates a
+// namespace's entries, which entries early_drop evicts): only from
+// `arm_at` percent of a table (armed) until it falls below disarm_below()
+// (disarmed). arm_at 0: every namespace with a table, always.
 struct ArmingChange {
     FillSample sample;
     bool armed = false;
 };
 
-class CreationArming {
+class FillArming {
 public:
-    explicit CreationArming(double arm_at_percent, double hysteresis_points = 10.0);
+    explicit FillArming(double arm_at_percent, double hysteresis_points = 10.0);
     // Namespaces absent from `samples` (gone, or conntrack unloaded) are
     // disarmed without a change: there is nothing left to count.
     std::vector<ArmingChange> observe(const std::vector<FillSample>& samples);
@@ -144,9 +149,9 @@ private:
 };
 
 // The `ct_tracking` event: creation tracking armed or disarmed in a namespace.
-nlohmann::ordered_json to_json(const ArmingChange& c, const CreationArming& arming, const std::string& ts,
+nlohmann::ordered_json to_json(const ArmingChange& c, const FillArming& arming, const std::string& ts,
                                const std::string& method);
-std::string to_human_line(const ArmingChange& c, const CreationArming& arming, const std::string& ts,
+std::string to_human_line(const ArmingChange& c, const FillArming& arming, const std::string& ts,
                           const std::string& method);
 
 // The `ct_pressure` event, as JSON (docs/events.md) and as a terminal line.

@@ -267,7 +267,7 @@ ExitCode run_watch(const CommonOptions& options, const DropOptions& drop_options
     BootClock clock;
     CreatorStats creators;
     PressureMonitor pressure(w.threshold_percent);
-    CreationArming arming(w.arm_at_percent);
+    FillArming arming(drop_options.arm_at_percent);
     uint64_t armed_episodes = 0;
     auto last_rotation = std::chrono::steady_clock::now();
     const auto window = std::chrono::milliseconds(static_cast<int64_t>(w.window_s * 1000));
@@ -341,21 +341,25 @@ ExitCode run_watch(const CommonOptions& options, const DropOptions& drop_options
         metrics.replace_gauges("nfsleuth_counter_gap", std::move(gaps));
     };
 
+    EventLoop loop(signals, options.duration());
+    std::optional<int> netlink_drain;  // the timer draining netlink subscriptions, while any is open
     auto sample = [&] {
         auto namespaces = list_network_namespaces();
         // The fill first: the creations read after it include every entry
         // it counts.
         read_conntrack_fill(namespaces, netns);
-        std::vector<FillSample> fills;
+        const std::vector<FillSample> fills = fill_samples(namespaces);
         std::vector<MetricsRegistry::Sample> entries, limits;
-        for (const auto& ns : namespaces) {
-            if (!ns.ct_count || !ns.ct_max) continue;
-            auto inode = static_cast<uint32_t>(ns.inode);
-            fills.push_back({inode, ns.name, *ns.ct_count, *ns.ct_max});
-            entries.push_back({{ns.name}, static_cast<double>(*ns.ct_count)});
-            limits.push_back({{ns.name}, static_cast<double>(*ns.ct_max)});
+        for (const auto& f : fills) {
+            entries.push_back({{f.name}, static_cast<double>(f.count)});
+            limits.push_back({{f.name}, static_cast<double>(f.max)});
         }
         const std::string ts = clock.rfc3339(BootClock::boot_now_ns());
+        if (auto change = drops.follow_fill(namespaces)) {
+            const auto& a = drops.eviction_arming();
+            emit_warning(evictions_event(ts, drops.naming_evictions(), a.arm_at(), a.disarm_below(), *change),
+                         "nfsleuth: " + *change);
+        }
         // Creations are counted where a table is under pressure, from the
         // sample that finds it there; the event says so once they are.
         const auto arming_changes = arming.observe(fills);
@@ -368,6 +372,7 @@ ExitCode run_watch(const CommonOptions& options, const DropOptions& drop_options
         }
         metrics.replace_gauges("nfsleuth_creation_tracking_armed", std::move(armed_gauge));
         if (auto change = creations.track(armed)) std::cerr << "nfsleuth: " << *change << std::endl;
+        if (netlink_drain) loop.set_paused(*netlink_drain, armed.empty());
         for (const auto& change : arming_changes) {
             if (change.armed) ++armed_episodes;
             emit(to_json(change, arming, ts, creations.method()), to_human_line(change, arming, ts, creations.method()));
@@ -420,7 +425,6 @@ ExitCode run_watch(const CommonOptions& options, const DropOptions& drop_options
             std::cerr << "nfsleuth: warning: journal: " << journal->last_error() << "\n";
     };
 
-    EventLoop loop(signals, options.duration());
     if (modules) loop.watch(modules->epoll_fd(), [&] {
         modules->drain();
         flush();
@@ -440,7 +444,7 @@ ExitCode run_watch(const CommonOptions& options, const DropOptions& drop_options
     // thousands of new connections per second a wakeup per event costs the
     // host more than the reading. The receive buffer holds about 13,000
     // events, over a quarter of a second even at 50,000 per second.
-    if (creations.uses_netlink()) loop.every(kNetlinkDrainPeriod, [&] { creations.drain(); });
+    if (creations.uses_netlink()) netlink_drain = loop.every(kNetlinkDrainPeriod, [&] { creations.drain(); });
     if (journal) loop.on_hangup([&] {
         if (!journal->reopen()) std::cerr << "nfsleuth: warning: journal: " << journal->last_error() << "\n";
     });

@@ -3,8 +3,11 @@
 # early_drop: with the table full of unreplied UDP entries, new flows get
 # in by evicting old ones. The evicted flows are casualties too: each is
 # reported (cause early_drop) and their total equals the kernel's
-# early_drop counter. Needs the fentry or kprobe backend (the eviction has
-# no tracepoint), so it skips where neither can attach.
+# early_drop counter. nf_ct_delete, which names them, runs at every
+# entry's end: it is hooked only while a table is at least --arm-at (50%)
+# full, and unhooked below 40%, each change a ct_evictions event. Needs the
+# fentry or kprobe backend (the eviction has no tracepoint), so it skips
+# where neither can attach.
 source "$(dirname "$0")/../lib.sh"
 require_root
 require_traffic
@@ -30,13 +33,20 @@ echo 16 >/sys/module/nf_conntrack/parameters/hashsize
 
 start_nfsleuth drops drops --json --interval 0.5 --backend "$backend"
 tracer=$NFSLEUTH_BG_PID
+assert_contains "$WORK/drops.err" "evicted entries named while a table is at least 50.0% full (--arm-at)" \
+  "banner: evicted entries named from --arm-at"
 set_conntrack_max "$N"
 # N unreplied flows fill the table (nobody listens on 7100).
 nsx "$TRAFFIC" udp-send --dst 127.0.0.1 --port 7100 --count "$N" --flows "$N" >"$WORK/fill.out"
 assert_eq "$N" "$(nsx cat /proc/sys/net/netfilter/nf_conntrack_count)" "the table is full"
+# The next sample finds it full and hooks nf_ct_delete.
+wait_for_json "$WORK/drops.out" '.type == "ct_evictions" and .named' "evicted entries named once the table is full"
 early0=$(ct_stat_sum "$ns" early_drop)
 nsx "$TRAFFIC" udp-send --dst 127.0.0.1 --port 7101 --count 10 --flows 10 >"$WORK/new.out"
 early1=$(ct_stat_sum "$ns" early_drop)
+# A larger limit: N of 10N (10%) unhooks it.
+set_conntrack_max $((10 * N))
+wait_for_json "$WORK/drops.out" '.type == "ct_evictions" and (.named | not)' "nf_ct_delete unhooked below 40%"
 stop_nfsleuth "$tracer" || fail "nfsleuth drops exited with $? on SIGINT"
 
 evicted=$((early1 - early0))
@@ -55,3 +65,7 @@ assert_eq '[{"dst":"127.0.0.1","proto":"udp","src":"127.0.0.1"}]' \
   "$(jq -sc '[.[] | select(.type=="ct_drop" and .cause=="early_drop") | .flow | {dst, proto, src}] | unique' "$J")" \
   "victims' addresses and protocol"
 assert_eq "\"$backend\"" "$(jq -sc '[.[] | select(.type=="ct_drop") | .backend] | unique | .[0]' "$J")" "backend in every event"
+assert_eq '[{"named":true,"arm_at_percent":50,"disarm_below_percent":40},{"named":false,"arm_at_percent":50,"disarm_below_percent":40}]' \
+  "$(jq -sc '[.[] | select(.type=="ct_evictions") | {named, arm_at_percent, disarm_below_percent}]' "$J")" \
+  "ct_evictions: named from 50%, no longer below 40%"
+assert_eq true "$(jq -sc '.[-1].kernel_agreement.agree' "$J")" "the kernel's counters agree"

@@ -44,6 +44,7 @@ OPTION_CHECKS=(
   "drops --interval             check_interval"
   "drops --max-flows            check_max_flows"
   "drops --top                  check_top"
+  "drops --arm-at               check_drops_arm_at"
   "watch -h,--help              check_help"
   "watch --json                 check_json"
   "watch -v,--verbose           check_verbose"
@@ -573,6 +574,19 @@ check_threshold() {
     "$(jq -c '{state, count, max, threshold_percent}' <<<"$p2")" "watch by default (90): one ct_pressure, at 18 of 20"
   assert_refused "--threshold: must be a number from 1 to 100" watch --threshold 0
   assert_refused "--threshold: must be a number from 1 to 100" watch --threshold 101
+}
+
+check_drops_arm_at() {
+  assert_refused "--arm-at: must be a number from 0 to 100" drops --arm-at 101
+  # drops has no --threshold: any fill is allowed.
+  run_nfsleuth drops-arm drops --arm-at 95 --duration 0.3
+  assert_eq 0 "$(cat "$WORK/drops-arm.rc")" "drops --arm-at 95: exit status"
+  if grep -q "evicted entries named" "$WORK/drops-arm.err"; then
+    assert_contains "$WORK/drops-arm.err" "evicted entries named while a table is at least 95.0% full (--arm-at)" \
+      "drops --arm-at 95: the banner says from when evicted entries are named"
+  else
+    assert_contains "$WORK/drops-arm.err" "(backend tracepoint:" "drops --arm-at 95: evictions not seen by this backend"
+  fi
 }
 
 check_arm_at() {

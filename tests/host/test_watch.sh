@@ -58,14 +58,7 @@ set_conntrack_max 20
 # 10 connections: half the table, where creators start being counted
 # (--arm-at 50 by default). Until then nothing ran per connection.
 nsx "$TRAFFIC" tcp-connect --dst 127.0.0.1 --port 7001 --count 10 >"$WORK/early.out"
-wait_for_line() { # pattern what
-  local deadline=$((SECONDS + 10))
-  until grep -q "$1" "$WORK/watch.out"; do
-    ((SECONDS < deadline)) || fail "no $2 within 10 s"
-    sleep 0.1
-  done
-}
-wait_for_line '"type":"ct_tracking"' "ct_tracking"
+wait_for_json "$WORK/watch.out" '.type == "ct_tracking"' "ct_tracking" 10
 tracking=$(jqf "$WORK/watch.out" 'select(.type=="ct_tracking")')
 echo "$tracking"
 assert_eq "{\"state\":\"armed\",\"netns_name\":\"$ns\",\"count\":10,\"max\":20,\"fill_percent\":50,\"arm_at_percent\":50,\"disarm_below_percent\":40}" \
@@ -75,7 +68,7 @@ assert_eq "{\"state\":\"armed\",\"netns_name\":\"$ns\",\"count\":10,\"max\":20,\
 # Established connections are assured, and early_drop() never evicts
 # those: the drops below are exact.
 nsx "$TRAFFIC" tcp-connect --dst 127.0.0.1 --port 7001 --count 8 >"$WORK/fill.out"
-wait_for_line '"type":"ct_pressure"' "ct_pressure"
+wait_for_json "$WORK/watch.out" '.type == "ct_pressure"' "ct_pressure" 10
 sender=$(jqf "$WORK/fill.out" 'select(.event=="summary") | .pid')
 pressure=$(jqf "$WORK/watch.out" 'select(.type=="ct_pressure")' | head -1)
 echo "$pressure"

@@ -12,6 +12,9 @@
 # 3. the table falling below disarm_below (40%) disarms it ("disarmed", the
 #    gauge gone), the creation program is detached (its run count stops) and
 #    creations are no longer counted; the summary shows one armed episode.
+# Where evictions are seen (fentry, kprobe), nf_ct_delete, which runs at
+# every entry's end, follows the same fill: detached while healthy, hooked
+# from 50% (ct_evictions "named"), detached below 40% again.
 source "$(dirname "$0")/../lib.sh"
 require_root
 require_traffic
@@ -53,6 +56,9 @@ case $banner in
 esac
 runs_series="nfsleuth_bpf_run_count_total{program=\"$creation_prog\"}"
 echo "creation program: $creation_prog"
+names_evictions=false
+[[ $banner == *"evicted entries named while a table is at least 50.0% full (--arm-at)"* ]] && names_evictions=true
+echo "evicted entries named (from 50%): $names_evictions"
 
 scrape() { curl -fsS --max-time 5 "http://127.0.0.1:$port/metrics" || fail "the metrics scrape failed"; }
 # The value of one series in a scrape; empty when it is absent.
@@ -72,13 +78,7 @@ wait_for_value() { # series value
 events() { # condition
   jq -cR "fromjson? | select($1)" "$WORK/watch.out"
 }
-wait_for_event() { # condition what
-  local deadline=$((SECONDS + 20))
-  until [[ -n $(events "$1") ]]; do
-    ((SECONDS < deadline)) || fail "no $2 within 20 s"
-    sleep 0.1
-  done
-}
+wait_for_event() { wait_for_json "$WORK/watch.out" "$@"; } # condition what
 # Waits until a tcp-connect has an outcome for all its connections (it
 # prints them before --hold-ms) and asserts that every one is up.
 wait_connected() { # output-file count what
@@ -90,6 +90,14 @@ wait_connected() { # output-file count what
   assert_eq "$2" "$(jqf "$1" 'select(.proto == "tcp" and .ok)' | wc -l)" "$3: connections up"
 }
 run_counts() { grep '^nfsleuth_bpf_run_count_total' <<<"$1" | sed 's/^/  /'; }
+# Where evictions are seen: the ct_evictions events so far and whether
+# nf_ct_delete is attached now (its hook gauge).
+check_evictions() { # named-states-so-far gauge what
+  $names_evictions || return 0
+  assert_eq "$1" "$(events '.type == "ct_evictions"' | jq -r .named | paste -sd ' ')" "$3: ct_evictions events"
+  assert_eq "$2" "$(grep '^nfsleuth_hook_attached{hook="ct_delete"' <<<"$(scrape)" | awk '{print $2}')" \
+    "$3: nf_ct_delete attached (hook gauge)"
+}
 
 # ---- 1. A healthy table: nothing runs per packet --------------------------
 start_in_netns "$quiet" "$WORK/quiet-listen.out" "$TRAFFIC" tcp-listen --addr 127.0.0.1 --port 7101 --duration-ms 300000
@@ -116,6 +124,7 @@ if [[ -z $runs && $banner == *"while nf_conntrack is loaded"* ]]; then
 else
   assert_eq 0 "$runs" "healthy table: runs of $creation_prog"
 fi
+check_evictions "" 0 "healthy table"
 
 # ---- 2. Under pressure: two creators in two cgroups ------------------------
 cg_a="$cgroot/nfsl-arm-$$-a"
@@ -155,6 +164,13 @@ m=$(scrape)
 assert_eq "nfsleuth_creation_tracking_armed{netns=\"$ns\"} 1" "$(grep '^nfsleuth_creation_tracking_armed{' <<<"$m")" \
   "armed gauge: this namespace only"
 runs_armed=$(value "$m" "$runs_series")
+if $names_evictions; then
+  wait_for_event '.type == "ct_evictions"' "ct_evictions"
+  assert_eq '{"named":true,"arm_at_percent":50,"disarm_below_percent":40}' \
+    "$(events '.type == "ct_evictions"' | jq -c '{named, arm_at_percent, disarm_below_percent}')" \
+    "evicted entries named from half the table"
+fi
+check_evictions true 1 "half the table"
 
 # A (250) and B (150) at once: 900 entries, --threshold (90%).
 start_in_cgroup "$cg_a" "$WORK/a.out" ip netns exec "$ns" "$TRAFFIC" tcp-connect --dst 127.0.0.1 --port 7102 \
@@ -207,6 +223,8 @@ while m=$(scrape) && grep -q '^nfsleuth_creation_tracking_armed{' <<<"$m"; do
   sleep 0.2
 done
 pass "armed gauge: no series left"
+$names_evictions && wait_for_event '.type == "ct_evictions" and (.named | not)' "ct_evictions not named"
+check_evictions "true false" 0 "below 40%"
 sleep 0.5 # the BPF statistics of an interval after the detach
 runs_before=$(value "$(scrape)" "$runs_series")
 

@@ -124,11 +124,7 @@ act="nfsl-priv-act-$$"
 make_netns "$act"
 ip netns exec "$act" iptables -t nat -A POSTROUTING -o nfsl0 -j MASQUERADE
 act_ino=$(stat -L -c %i "/run/netns/$act")
-deadline=$((SECONDS + 20))
-until [[ -n $(jqf "$journal" "select(.type==\"ct_activate\" and .netns==$act_ino)") ]]; do
-  ((SECONDS < deadline)) || { cat "$WORK/watch.err"; fail "no activation within 20 s"; }
-  sleep 0.2
-done
+wait_for_json "$journal" ".type==\"ct_activate\" and .netns==$act_ino" "the activation"
 a=$(jqf "$journal" "select(.type==\"ct_activate\" and .netns==$act_ino)" | head -1)
 echo "$a"
 assert_eq '"masquerade"' "$(jq -c '.rules[0].needs' <<<"$a")" "the activation names its rule"

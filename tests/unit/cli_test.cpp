@@ -171,6 +171,19 @@ TEST(Cli, ThresholdMustBeAFiniteNumberInRange) {
     EXPECT_DOUBLE_EQ(p.outcome.invocation->watch.threshold_percent, 80.5);
 }
 
+TEST(Cli, ArmAtIsADropOptionAtMostTheThresholdWithWatch) {
+    const Parsed d = parse({"drops", "--arm-at", "95"});
+    ASSERT_TRUE(d.outcome.invocation.has_value()) << d.err;
+    EXPECT_DOUBLE_EQ(d.outcome.invocation->drops.arm_at_percent, 95);
+    const Parsed w = parse({"watch", "--arm-at", "0"});
+    ASSERT_TRUE(w.outcome.invocation.has_value()) << w.err;
+    EXPECT_DOUBLE_EQ(w.outcome.invocation->drops.arm_at_percent, 0);
+    EXPECT_DOUBLE_EQ(parse({"drops"}).outcome.invocation->drops.arm_at_percent, 50);
+    expect_usage_error({"watch", "--arm-at", "95"}, "--arm-at: must not be above --threshold (90)");
+    for (const char* bad : {"-1", "101", "nan"})
+        expect_usage_error({"drops", "--arm-at", bad}, "--arm-at: must be a number from 0 to 100");
+}
+
 TEST(Cli, CommLongerThanTheKernelKeepsIsRefused) {
     const std::string long_comm(10000, 'a');
     expect_usage_error({"drops", "--comm", long_comm.c_str()}, "1 to 15 bytes");

@@ -142,6 +142,12 @@ const std::vector<std::string> kRecordKeys = {
 
 // --- to_json ----------------------------------------------------------------------
 
+TEST(EvictionsEvent, SaysWhetherEvictedEntriesAreNamedAndFromWhichFill) {
+    EXPECT_EQ(evictions_event("T", true, 50, 40, "hooked").dump(),
+              R"({"type":"ct_evictions","ts":"T","named":true,"arm_at_percent":50.0,"disarm_below_percent":40.0,)"
+              R"("message":"hooked"})");
+}
+
 TEST(DropJson, FieldsInOrder) {
     EXPECT_EQ(keys_in_order(to_json(local_table_full(), curl_context())), kRecordKeys);
     EXPECT_EQ(keys_in_order(to_json(forwarded_table_full(), context())), kRecordKeys);

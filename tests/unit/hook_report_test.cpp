@@ -240,6 +240,14 @@ TEST(HookReport, ASourceThatCannotStartGivesUpAllItsHooks) {
               not_traced_clauses(outcomes));
 }
 
+TEST(CausePrograms, PerBackendAndPerHookExitProgramsFirst) {
+    EXPECT_EQ(cause_programs(Backend::kprobe),
+              (Names{"kretprobe_early_drop", "kprobe_early_drop", "kprobe_nf_ct_delete"}));
+    EXPECT_EQ(cause_programs(Backend::fentry, "early_drop"), (Names{"fexit_early_drop", "fentry_early_drop"}));
+    EXPECT_EQ(cause_programs(Backend::fentry, kEvictedEntriesHook), (Names{"fentry_nf_ct_delete"}));
+    EXPECT_TRUE(cause_programs(Backend::kprobe, "no_such_hook").empty());
+}
+
 TEST(HookReport, StagesHaveStableNames) {
     EXPECT_STREQ("plan", to_string(HookStage::plan));
     EXPECT_STREQ("load", to_string(HookStage::load));

@@ -138,8 +138,8 @@ TEST(PressureOutput, JsonAndHumanLine) {
               "T pressure cleared ns-a netns=7 conntrack 10/20 (50.0%, threshold 90.0%)");
 }
 
-TEST(CreationArming, ArmsAtTheFillAndDisarmsTenPointsBelow) {
-    CreationArming a(50);
+TEST(FillArming, ArmsAtTheFillAndDisarmsTenPointsBelow) {
+    FillArming a(50);
     EXPECT_DOUBLE_EQ(a.disarm_below(), 40.0);
     EXPECT_TRUE(a.observe({{1, "a", 49, 100}}).empty());
     EXPECT_FALSE(a.armed(1));
@@ -161,24 +161,24 @@ TEST(CreationArming, ArmsAtTheFillAndDisarmsTenPointsBelow) {
     EXPECT_EQ(a.observe({{1, "a", 100, 100}}).size(), 1u);
 }
 
-TEST(CreationArming, LowFillsKeepHalfTheBand) {
-    CreationArming a(6);
+TEST(FillArming, LowFillsKeepHalfTheBand) {
+    FillArming a(6);
     EXPECT_DOUBLE_EQ(a.disarm_below(), 3.0);
     EXPECT_EQ(a.observe({{1, "a", 6, 100}}).size(), 1u);
     EXPECT_TRUE(a.observe({{1, "a", 3, 100}}).empty());
     EXPECT_EQ(a.observe({{1, "a", 2, 100}}).size(), 1u);
 }
 
-TEST(CreationArming, ZeroMeansEveryTableAlwaysWithoutEvents) {
-    CreationArming a(0);
+TEST(FillArming, ZeroMeansEveryTableAlwaysWithoutEvents) {
+    FillArming a(0);
     EXPECT_TRUE(a.always());
     EXPECT_TRUE(a.observe({{1, "a", 0, 100}, {2, "b", 5, 0}}).empty());
     EXPECT_TRUE(a.armed(1));
     EXPECT_FALSE(a.armed(2));  // no limit known: no table
 }
 
-TEST(CreationArming, VanishedNamespacesAreForgottenSilently) {
-    CreationArming a(50);
+TEST(FillArming, VanishedNamespacesAreForgottenSilently) {
+    FillArming a(50);
     EXPECT_EQ(a.observe({{1, "a", 60, 100}}).size(), 1u);
     EXPECT_TRUE(a.observe({}).empty());
     EXPECT_FALSE(a.armed(1));
@@ -186,8 +186,20 @@ TEST(CreationArming, VanishedNamespacesAreForgottenSilently) {
     EXPECT_EQ(a.observe({{1, "a", 60, 100}}).size(), 1u);
 }
 
-TEST(CreationArming, JsonAndHumanLine) {
-    CreationArming a(50);
+TEST(FillSamples, OnlyNamespacesWhoseCountAndLimitWereRead) {
+    std::vector<NetnsInfo> namespaces(3);
+    namespaces[0] = {11, "init", "/proc/1/ns/net", 5, 10, std::nullopt};
+    namespaces[1] = {12, "no-conntrack", "/run/netns/a", std::nullopt, std::nullopt, std::nullopt};
+    namespaces[2] = {13, "no-limit", "/run/netns/b", 3, std::nullopt, std::nullopt};
+    auto fills = fill_samples(namespaces);
+    ASSERT_EQ(fills.size(), 1u);
+    EXPECT_EQ(fills[0].netns, 11u);
+    EXPECT_EQ(fills[0].name, "init");
+    EXPECT_DOUBLE_EQ(fills[0].percent(), 50.0);
+}
+
+TEST(FillArming, JsonAndHumanLine) {
+    FillArming a(50);
     auto changes = a.observe({{7, "ns\x1b[2J", 10, 20}});
     ASSERT_EQ(changes.size(), 1u);
     auto j = to_json(changes[0], a, "T", "netlink");

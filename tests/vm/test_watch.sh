@@ -3,22 +3,31 @@
 # Runs inside the VM lab: the host's `watch` scenario on Debian's distro
 # kernel, where conntrack's allocation function can be hooked: creations are
 # counted at allocation (fentry, then kprobe) instead of from netlink, and
-# module events are traced alongside.
+# module events are traced alongside. Then the host's arming scenario on
+# both: the allocation hook and nf_ct_delete attached only while a table is
+# at least half full.
 source "$(dirname "$0")/../lib.sh"
 require_root
 host_tests=$(cd "$(dirname "$0")/../host" && pwd)
 
 modprobe nf_conntrack
+# Runs a host test with a forced backend; its output goes to WORK/TEST-BACKEND.log.
+run_host_test() { # test backend
+  local log="$WORK/$1-$2.log"
+  echo "=== $1 with --backend $2"
+  DROPS_BACKEND=$2 bash "$host_tests/$1.sh" "$NFSLEUTH" "$TRAFFIC" >"$log" 2>&1 || { cat "$log"; fail "$1 with --backend $2"; }
+  cat "$log"
+}
 for backend in fentry kprobe; do
-  echo "=== test_watch with --backend $backend"
-  DROPS_BACKEND=$backend bash "$host_tests/test_watch.sh" "$NFSLEUTH" "$TRAFFIC" >"$WORK/watch-$backend.log" 2>&1 ||
-    { cat "$WORK/watch-$backend.log"; fail "test_watch with --backend $backend"; }
-  cat "$WORK/watch-$backend.log"
+  run_host_test test_watch "$backend"
   # kprobe: "allocation (kprobe, while nf_conntrack is loaded)", following the module.
-  grep -Eq "creations: allocation \($backend[,)]" "$WORK/watch-$backend.log" || fail "creations counted at allocation with $backend"
+  grep -Eq "creations: allocation \($backend[,)]" "$WORK/test_watch-$backend.log" || fail "creations counted at allocation with $backend"
   pass "watch with $backend: creations from the allocation path"
-  grep -q "module events: module_request=" "$WORK/watch-$backend.log" || fail "module events traced by watch"
+  grep -q "module events: module_request=" "$WORK/test_watch-$backend.log" || fail "module events traced by watch"
   pass "watch with $backend: module events traced too"
+  run_host_test test_watch_arming "$backend"
+  grep -q "evicted entries named (from 50%): true" "$WORK/test_watch_arming-$backend.log" || fail "arming with $backend: nf_ct_delete checked"
+  pass "watch with $backend: nf_ct_delete attached only while a table is half full"
 done
 
 # Module events in the daemon: stacks still resolve to symbols after watch
