@@ -356,8 +356,6 @@ static __always_inline bool count_into_aggregate(struct nfs_drop_key *key)
 	struct nfs_drop_value *v;
 
 	nfs_count(&drop_counters, NFS_DROP_CNT_SEEN);
-	if (key->cause < NFS_CAUSE_MAX)
-		nfs_count(&drop_counters, NFS_DROP_CNT_CAUSE_BASE + key->cause);
 	v = bpf_map_lookup_elem(&drop_aggregates, key);
 	if (!v)
 		return false;
@@ -504,6 +502,10 @@ static __always_inline struct cpu_state *this_cpu_state(void)
 	return bpf_map_lookup_elem(&task_states, &task);
 }
 
+/* Helper marks set and not taken yet, over all CPUs (the sum of their
+ * `marked`): a drop looks at its CPU's marks only while there are any. */
+__u32 helper_marks_pending = 0;
+
 static __always_inline bool mark_fresh(const struct helper_mark *m, __u64 now)
 {
 	return m->skb && now - m->ns < NFS_MARK_LIFETIME_NS;
@@ -530,13 +532,17 @@ static __always_inline void on_helper_log(struct sk_buff *skb)
 	st->marks[slot & (NFS_MARKS - 1)].skb = (__u64)(unsigned long)skb;
 	st->marks[slot & (NFS_MARKS - 1)].ns = now;
 	st->marked += 1;
+	__sync_fetch_and_add(&helper_marks_pending, 1);
 }
 
 static __always_inline bool take_helper_mark(struct sk_buff *skb)
 {
-	struct cpu_state *st = this_cpu_state();
+	struct cpu_state *st;
 	__u64 now;
 
+	if (!helper_marks_pending)
+		return false;
+	st = this_cpu_state();
 	if (!st || !st->marked)
 		return false;
 	now = bpf_ktime_get_ns();
@@ -544,6 +550,7 @@ static __always_inline bool take_helper_mark(struct sk_buff *skb)
 		if (st->marks[i].skb == (__u64)(unsigned long)skb && mark_fresh(&st->marks[i], now)) {
 			st->marks[i].skb = 0;
 			st->marked -= 1;
+			__sync_fetch_and_add(&helper_marks_pending, -1);
 			return true;
 		}
 	}
@@ -552,6 +559,7 @@ static __always_inline bool take_helper_mark(struct sk_buff *skb)
 		if (mark_fresh(&st->marks[i], now))
 			return false;
 	}
+	__sync_fetch_and_add(&helper_marks_pending, -st->marked);
 	st->marked = 0;
 	return false;
 }
@@ -714,6 +722,11 @@ static __always_inline void on_ct_delete(struct nf_conn *ct)
 		return;
 	st = this_cpu_state();
 	if (!st || !st->in_early_drop)
+		return;
+	/* early_drop() also reaps the expired entries it walks past
+	 * (nf_ct_gc_expired()): those end, they are not evicted, and the
+	 * kernel does not count them. An entry it evicts has not expired. */
+	if ((__s32)(BPF_CORE_READ(ct, timeout) - (__u32)bpf_jiffies64()) <= 0)
 		return;
 	/* Both nf_ct_delete and its .part.0 clone are hooked where the
 	 * compiler split it: a call through the first reaches the second. */

@@ -30,8 +30,7 @@ enum nfs_drop_counter {
 	NFS_DROP_CNT_SEEN = 0,        /* netfilter drops seen (any cause) */
 	NFS_DROP_CNT_LOST = 1,        /* first-drop records lost: ring buffer full */
 	NFS_DROP_CNT_NO_AGGREGATE = 2,/* aggregate could not be created: drop only counted */
-	NFS_DROP_CNT_CAUSE_BASE = 8,  /* + enum nfs_drop_cause: drops per cause */
-	NFS_DROP_CNT_MAX = 24,
+	NFS_DROP_CNT_MAX = 3,
 };
 
 enum nfs_flow_flags {

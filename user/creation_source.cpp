@@ -45,6 +45,10 @@ HookSpec alloc_hook(Backend b) {
             {{b == Backend::fentry ? Flavor::fentry : Flavor::kprobe, "__nf_conntrack_alloc", {alloc_program(b)}}}};
 }
 
+using CreatorKeyBytes = std::array<unsigned char, sizeof(nfs_creator_key)>;
+
+}  // namespace
+
 std::vector<HookSpec> creation_hooks(const CausePlan& plan) {
     // Following nf_conntrack, the allocation hook is attached by ModuleHooks.
     if (plan.follows_module) return {};
@@ -54,10 +58,6 @@ std::vector<HookSpec> creation_hooks(const CausePlan& plan) {
               {Flavor::raw_tp, "net_dev_queue", {"raw_net_dev_queue"}}},
              true}};
 }
-
-using CreatorKeyBytes = std::array<unsigned char, sizeof(nfs_creator_key)>;
-
-}  // namespace
 
 struct CreationSource::Impl {
     Skeleton<creations_bpf> skel;

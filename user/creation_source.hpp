@@ -27,6 +27,10 @@ struct CreationAccounting {
     uint64_t unaggregated = 0;  // allocations counted but not kept per creator in the kernel
 };
 
+// The hooks of the creation programs for a cause plan (none of their own
+// where the allocation hook follows nf_conntrack).
+std::vector<HookSpec> creation_hooks(const CausePlan& plan);
+
 class CreationSource {
 public:
     // plan: how the drop hooks know causes; where they hook conntrack's

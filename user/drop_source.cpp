@@ -274,7 +274,6 @@ DropSource::DropSource(const CommonOptions& options, const DropOptions& drop_opt
     // The other side of each namespace's baseline (see kernel_agreement.hpp).
     auto namespaces = list_network_namespaces();
     read_conntrack_fill(namespaces, netns_);
-    if (auto change = follow_fill(namespaces)) std::cerr << "nfsleuth: " << *change << std::endl;
     check_against_kernel(namespaces);
 }
 

@@ -108,6 +108,9 @@ ExitCode run_drops(const CommonOptions& options, const DropOptions& drop_options
     std::string banner = source.hooks().banner("conntrack drops", source.backend(), options.duration_s.has_value());
     if (!source.cause_note().empty()) banner += "; " + source.cause_note();
     std::cerr << banner << std::endl;
+    // A table already filling has its evicted entries named from now on.
+    check_kernel(true);
+    std::cout.flush();
 
     loop.run();
     // Detach first so the counts stop moving, then collect what is left.

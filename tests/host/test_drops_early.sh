@@ -69,3 +69,31 @@ assert_eq '[{"named":true,"arm_at_percent":50,"disarm_below_percent":40},{"named
   "$(jq -sc '[.[] | select(.type=="ct_evictions") | {named, arm_at_percent, disarm_below_percent}]' "$J")" \
   "ct_evictions: named from 50%, no longer below 40%"
 assert_eq true "$(jq -sc '.[-1].kernel_agreement.agree' "$J")" "the kernel's counters agree"
+
+# ---- Expired entries are reaped, not evicted -------------------------------
+# early_drop() also reaps the expired entries it walks past: they end, the
+# kernel does not count them as evictions, and neither may nfsleuth.
+# Thousands of unreplied flows with a 1 s timeout expire faster than
+# conntrack's garbage collector reaps them; a full table then sends every
+# newcomer through early_drop() and past them.
+ns2="nfsl-early2-$$"
+make_netns "$ns2"
+conntrack_on "$ns2"
+ip netns exec "$ns2" sysctl -qw net.netfilter.nf_conntrack_udp_timeout=1
+set_conntrack_max 100000
+start_nfsleuth reaped drops --json --interval 0.5 --backend "$backend" --arm-at 0
+tracer=$NFSLEUTH_BG_PID
+ip netns exec "$ns2" "$TRAFFIC" udp-send --dst 127.0.0.1 --port 7200 --count 3000 --flows 3000 >"$WORK/old.out"
+sleep 1.5 # every one of them has expired
+early0=$(ct_stat_sum "$ns2" early_drop)
+left=$(ip netns exec "$ns2" cat /proc/sys/net/netfilter/nf_conntrack_count)
+set_conntrack_max 20
+ip netns exec "$ns2" "$TRAFFIC" udp-send --dst 127.0.0.1 --port 7201 --count 200 --flows 200 >"$WORK/newer.out"
+early1=$(ct_stat_sum "$ns2" early_drop)
+stop_nfsleuth "$tracer" || fail "nfsleuth drops exited with $? on SIGINT"
+echo "expired entries left for early_drop to reap: $left of 3000; evictions the kernel counted: $((early1 - early0))"
+((left > 20)) || fail "conntrack's garbage collector reaped the expired entries first ($left left): nothing tested"
+J="$WORK/reaped.out"
+assert_eq "$((early1 - early0))" "$(jq -s '[.[] | select(.type=="ct_drop" and .cause=="early_drop" and .netns_name=="'"$ns2"'") | .count] | add // 0' "$J")" \
+  "expired entries reaped: early_drop total still equals the kernel's early_drop counter"
+assert_eq 0 "$(jq -s '[.[] | select(.type=="counter_mismatch")] | length' "$J")" "expired entries reaped: no counter_mismatch"
