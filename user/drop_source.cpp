@@ -240,18 +240,18 @@ DropSource::DropSource(const CommonOptions& options, const DropOptions& drop_opt
     programs_->hooks.load(skel, "drop programs");
     if (cause_plan_.follows_module) {
         const Backend b = *cause_plan_.backend;
-        auto evictions = programs_->programs_named(cause_programs(b, "early_drop"));
+        auto early_drop = programs_->programs_named(cause_programs(b, "early_drop"));
         auto helper = programs_->programs_named(Programs::helper_programs());
-        auto evicted = programs_->programs_named(cause_programs(b, kEvictedEntriesHook));
+        auto ct_delete = programs_->programs_named(cause_programs(b, kEvictedEntriesHook));
         auto clones = programs_->programs_named(Programs::clone_programs());
         auto all_loaded = [](const std::vector<bpf_program*>& progs) {
             return std::all_of(progs.begin(), progs.end(), [](bpf_program* p) { return bpf_program__fd(p) >= 0; });
         };
-        if (all_loaded(evictions) && all_loaded(helper) && all_loaded(evicted) && all_loaded(clones)) {
+        if (all_loaded(early_drop) && all_loaded(helper) && all_loaded(ct_delete) && all_loaded(clones)) {
             programs_->module_causes =
-                std::make_unique<ModuleHooks>("nf_conntrack", std::move(evictions), std::move(helper), kprobes);
+                std::make_unique<ModuleHooks>("nf_conntrack", std::move(early_drop), std::move(helper), kprobes);
             programs_->module_evictions =
-                std::make_unique<ModuleHooks>("nf_conntrack", std::move(evicted), std::move(clones), kprobes);
+                std::make_unique<ModuleHooks>("nf_conntrack", std::move(ct_delete), std::move(clones), kprobes);
         } else {
             cause_note_ = "the kernel refused the kprobes on nf_conntrack's functions";
         }
