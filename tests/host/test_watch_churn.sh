@@ -7,13 +7,13 @@
 # exit while their command line is being read (each exits a different few
 # microseconds after its last datagram). (The start-up peak, while libbpf
 # parses the kernel's BTF for each object, is printed, not bounded.)
-# CHURN_SECONDS: 40 with CI (host_test_watch_churn), 600 in the soak
+# CHURN_SECONDS: 20 with CI (host_test_watch_churn), 600 in the soak
 # (soak_watch_churn).
 source "$(dirname "$0")/../lib.sh"
 require_root
 require_traffic
 
-CHURN_SECONDS=${CHURN_SECONDS:-40}
+CHURN_SECONDS=${CHURN_SECONDS:-20}
 RSS_LIMIT_KB=$((30 * 1024))
 ns="nfsl-churn-$$"
 make_netns "$ns"

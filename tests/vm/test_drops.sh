@@ -5,7 +5,8 @@
 # families, a 200k storm, conntrack helper drops) on Debian's distro
 # kernel, where nf_conntrack is a module, on each backend, plus early_drop
 # evictions (fentry and kprobe only). ICMP and SCTP, whose drops are
-# classified like UDP's, run on the default backend only.
+# classified like UDP's, run on kprobes only, and with a backend list (the
+# third argument) only for a backend written with a trailing "+".
 source "$(dirname "$0")/../lib.sh"
 require_root
 host_tests=$(cd "$(dirname "$0")/../host" && pwd)
@@ -20,7 +21,9 @@ assert_eq '{"backend":"kprobe","follows":true}' "$(jqf "$WORK/doctor.out" '{back
 # Every backend this kernel offers, or those named by the third argument;
 # one it refuses (fentry on kernels whose modules carry no BTF, before
 # 5.11) must say why and exit 3.
-for backend in ${3:-fentry kprobe tracepoint}; do
+for backend in ${3:-fentry kprobe+ tracepoint}; do
+  all_protocols=false
+  [[ $backend == *+ ]] && { all_protocols=true; backend=${backend%+}; }
   run_nfsleuth try-$backend drops --backend "$backend" --duration 0.5
   if [[ $(cat "$WORK/try-$backend.rc") == 3 ]]; then
     assert_contains "$WORK/try-$backend.err" "the $backend backend cannot be used here" "--backend $backend refused with a reason"
@@ -29,7 +32,7 @@ for backend in ${3:-fentry kprobe tracepoint}; do
   fi
   assert_eq 0 "$(cat "$WORK/try-$backend.rc")" "drops --backend $backend runs"
   scenarios="test_drops test_drops_forward test_drops_storm test_drops_early test_drops_helper"
-  [[ $backend == kprobe ]] && scenarios+=" test_drops_icmp test_drops_sctp"
+  $all_protocols && scenarios+=" test_drops_icmp test_drops_sctp"
   for t in $scenarios; do
     echo "=== $(date +%T) $t with --backend $backend"
     rc=0
