@@ -11,7 +11,9 @@
 # BENCH_ROUNDS (5) and BENCH_SECONDS (3) size it. BENCH_BACKENDS (e.g.
 # "fentry kprobe tracepoint") adds an nfsleuth run per forced backend to
 # the one that picks its own; nfsleuth-armed counts creators in every table
-# all along (--arm-at 0), the cost while a table is under pressure. The VM lab runs it too
+# all along (--arm-at 0), the cost while a table is under pressure.
+# BENCH_WORKLOADS ("conn storm") and BENCH_TRACERS (every one) narrow a run
+# to what is being measured, e.g. more rounds of one workload. The VM lab runs it too
 # (bench/vm_bench.sh), where dropwatch has its drop monitor. Root; traffic stays in
 # namespaces it creates; nf_conntrack_max, kernel.bpf_stats_enabled and a
 # tracefs mount it makes are restored on exit.
@@ -39,6 +41,17 @@ netfilter_drop=$(bpftool btf dump file /sys/kernel/btf/vmlinux format raw |
 tracers=(baseline nfsleuth)
 for b in ${BENCH_BACKENDS:-}; do tracers+=("nfsleuth-$b"); done
 tracers+=(nfsleuth-armed bpftrace perf conntrack dropwatch)
+if [[ -n ${BENCH_TRACERS:-} ]]; then
+  for t in $BENCH_TRACERS; do
+    [[ " ${tracers[*]} " == *" $t "* || $t =~ ^nfsleuth-(fentry|kprobe|tracepoint)$ ]] ||
+      fail "BENCH_TRACERS: unknown tracer $t (known: ${tracers[*]} nfsleuth-BACKEND)"
+  done
+  read -ra tracers <<<"$BENCH_TRACERS"
+fi
+WORKLOADS=${BENCH_WORKLOADS:-conn storm}
+for w in $WORKLOADS; do
+  [[ $w == conn || $w == storm ]] || fail "BENCH_WORKLOADS: unknown workload $w (known: conn storm)"
+done
 unavailable() { # tracer -> reason, or nothing when it can run here
   case $1 in
     bpftrace) command -v bpftrace >/dev/null || echo "bpftrace is not installed" ;;
@@ -164,7 +177,7 @@ run_workload() { # workload -> one JSON object
 }
 
 # --- 1 and 2: throughput with each tracer ------------------------------------------
-for workload in conn storm; do
+for workload in $WORKLOADS; do
   ns=$conn_ns; [[ $workload == storm ]] && ns=$storm_ns
   for ((round = 0; round < ROUNDS; round++)); do
     for ((i = 0; i < ${#tracers[@]}; i++)); do
@@ -192,8 +205,8 @@ old_stats=$(sysctl -n kernel.bpf_stats_enabled)
 on_exit "sysctl -qw kernel.bpf_stats_enabled=$old_stats"
 sysctl -qw kernel.bpf_stats_enabled=1
 for t in nfsleuth nfsleuth-armed bpftrace; do
-  [[ -z ${skipped[$t]:-} ]] || continue
-  for workload in conn storm; do
+  [[ -z ${skipped[$t]:-} && " ${tracers[*]} " == *" $t "* ]] || continue
+  for workload in $WORKLOADS; do
     ns=$conn_ns; [[ $workload == storm ]] && ns=$storm_ns
     # The tracer's programs: those loaded while it started (this bpftool
     # cannot name a program's process).

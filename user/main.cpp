@@ -2,15 +2,15 @@
 #include <iostream>
 #include <string_view>
 
-#include "bpf_support.hpp"
-#include "cli.hpp"
-#include "doctor.hpp"
-#include "drops_command.hpp"
-#include "error.hpp"
-#include "modules_command.hpp"
-#include "netns_broker.hpp"
-#include "watch_command.hpp"
-#include "why_command.hpp"
+#include "cli/cli.hpp"
+#include "common/error.hpp"
+#include "daemon/watch_command.hpp"
+#include "doctor/doctor.hpp"
+#include "drops/drops_command.hpp"
+#include "kernel/bpf_support.hpp"
+#include "kernel/netns_broker.hpp"
+#include "modules/modules_command.hpp"
+#include "why/why_command.hpp"
 
 int main(int argc, char** argv) {
     using namespace nfsleuth;

@@ -3,7 +3,7 @@
 // libbpf parses it, nfsleuth walks it for the per-CPU layout.
 #include <bpf/btf.h>
 
-#include "percpu_layout.hpp"
+#include "kernel/percpu_layout.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
     btf* b = btf__new(data, static_cast<__u32>(size));

@@ -5,9 +5,9 @@
 #include <string>
 #include <vector>
 
-#include "cli.hpp"
+#include "cli/cli.hpp"
+#include "common/text.hpp"
 #include "fuzz_input.hpp"
-#include "text.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
     std::vector<std::string> args = nfsleuth::split_args(nfsleuth_fuzz::as_text(data, size));

@@ -4,7 +4,7 @@
 #include <cstring>
 #include <vector>
 
-#include "ct_netlink.hpp"
+#include "conntrack/ct_netlink.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
     // Netlink buffers are 4-byte aligned; the parser may rely on it.

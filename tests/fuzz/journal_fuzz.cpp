@@ -6,8 +6,8 @@
 #include <string>
 
 #include "fuzz_input.hpp"
-#include "journal_findings.hpp"
-#include "why_report.hpp"
+#include "why/journal_findings.hpp"
+#include "why/why_report.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
     const std::string text(nfsleuth_fuzz::as_text(data, size));

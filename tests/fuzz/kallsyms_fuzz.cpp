@@ -5,8 +5,8 @@
 #include <string>
 
 #include "fuzz_input.hpp"
-#include "kallsyms.hpp"
-#include "percpu_layout.hpp"
+#include "kernel/kallsyms.hpp"
+#include "kernel/percpu_layout.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
     const std::string text(nfsleuth_fuzz::as_text(data, size));

@@ -7,7 +7,7 @@
 #include <cstring>
 
 #include "fuzz_input.hpp"
-#include "netns_broker_protocol.hpp"
+#include "kernel/netns_broker_protocol.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
     if (auto request = nfsleuth::decode_request(data, size)) {

@@ -4,11 +4,11 @@
 // escaped the way every output prints it.
 #include <string>
 
-#include "ct_stat.hpp"
+#include "common/text.hpp"
+#include "conntrack/ct_stat.hpp"
 #include "fuzz_input.hpp"
-#include "module_hooks.hpp"
-#include "module_tree.hpp"
-#include "text.hpp"
+#include "modules/module_hooks.hpp"
+#include "modules/module_tree.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
     const auto text = nfsleuth_fuzz::as_text(data, size);

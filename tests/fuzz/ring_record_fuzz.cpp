@@ -4,9 +4,9 @@
 #include <cstring>
 #include <vector>
 
-#include "activation_event.hpp"
-#include "drop_event.hpp"
-#include "module_event.hpp"
+#include "activations/activation_event.hpp"
+#include "drops/drop_event.hpp"
+#include "modules/module_event.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
     // Ring buffer records are 8-byte aligned.

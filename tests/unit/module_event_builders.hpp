@@ -8,8 +8,8 @@
 #include <utility>
 #include <vector>
 
-#include "module_event.hpp"
-#include "process.hpp"
+#include "modules/module_event.hpp"
+#include "process/process.hpp"
 
 namespace nfsleuth::testing {
 

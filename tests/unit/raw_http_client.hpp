@@ -13,7 +13,7 @@
 #include <string>
 #include <string_view>
 
-#include "unique_fd.hpp"
+#include "common/unique_fd.hpp"
 
 namespace nfsleuth_test {
 

@@ -1,0 +1,83 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include "kernel/capabilities.hpp"
+#include "modules/modules_command.hpp"
+
+#include <iostream>
+
+#include "common/event_loop.hpp"
+#include "common/json_line.hpp"
+#include "doctor/hook_report.hpp"
+#include "kernel/kernel_probe.hpp"
+#include "modules/module_output.hpp"
+#include "modules/module_source.hpp"
+
+namespace nfsleuth {
+
+namespace {
+
+bool matches_filter(const CommonOptions& o, const ModuleRecord& r) {
+    const Process& p = r.event.proc;
+    if (o.pid && p.pid != *o.pid && !(r.trigger && r.trigger->pid == *o.pid)) return false;
+    if (o.comm && p.comm != *o.comm && !(r.trigger && r.trigger->comm == *o.comm)) return false;
+    return true;
+}
+
+}  // namespace
+
+ExitCode run_modules(const CommonOptions& options) {
+    // Before anything slow: a signal during loading ends the run cleanly once
+    // the loop starts, and SIGHUP never kills.
+    SignalInbox signals;
+    // A usage error first, whatever the kernel: it is one on every host.
+    if (auto forced = parse_backend(options.backend); forced && *forced != Backend::tracepoint) {
+        throw Failure(ExitCode::usage,
+                      "module events are only traced through tracepoints; --backend " + options.backend +
+                          " applies to conntrack hooks",
+                      "use --backend auto or --backend tracepoint with `modules`");
+    }
+    require_module_support();
+    require_tracing_privileges();
+
+    KernelProbe probe(options.btf);
+    ModuleSummary summary;
+    ModuleSource source(options, probe, [&](const ModuleRecord& r) {
+        if (!matches_filter(options, r)) return;
+        summary.add(r);
+        std::cout << (options.json ? json_line(to_json(r)) : to_human_line(r)) << std::endl;
+    });
+
+    EventLoop loop(signals, options.duration());
+    loop.watch(source.epoll_fd(), [&] { source.drain(); });
+
+    std::cerr << source.hooks().banner("module events", source.hooks().backend(), options.duration_s.has_value())
+              << std::endl;
+
+    loop.run();
+    source.drain();
+
+    ModuleAccounting acc = source.accounting();
+    if (options.json) {
+        nlohmann::ordered_json s = summary.to_json();
+        s["type"] = "summary";
+        s["events_seen"] = acc.seen;
+        s["events_delivered"] = acc.delivered;
+        s["events_lost"] = acc.lost;
+        s["decode_errors"] = acc.malformed;
+        s["not_traced"] = not_traced_json(source.hooks().outcomes());
+        std::cout << json_line(s) << std::endl;
+    } else {
+        std::cout << "\nModule loads by trigger:\n";
+        auto lines = summary.human_lines();
+        if (lines.empty()) std::cout << "  (none)\n";
+        for (const auto& l : lines) std::cout << "  " << l << "\n";
+        std::cout << "Events: " << acc.seen << " seen, " << acc.delivered << " delivered, " << acc.lost
+                  << " lost (ring buffer full)";
+        if (acc.malformed) std::cout << ", " << acc.malformed << " malformed";
+        std::cout << "\n";
+        for (const auto& l : not_traced_lines(source.hooks().outcomes())) std::cout << l << "\n";
+        std::cout.flush();
+    }
+    return ExitCode::ok;
+}
+
+}  // namespace nfsleuth
