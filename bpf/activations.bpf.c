@@ -153,6 +153,8 @@ static __always_inline __u32 ct_families(struct net *net)
 		families |= NFS_CT_IPV4;
 	if (has_hook(prerouting_hooks(__builtin_preserve_access_index(&net->nf.hooks_ipv6)), ct_hook_ipv6))
 		families |= NFS_CT_IPV6;
+	/* netns_nf has hooks_bridge only with CONFIG_NETFILTER_FAMILY_BRIDGE (a
+	 * build option, on every kernel with per-family hook arrays). */
 	if (bpf_core_field_exists(net->nf.hooks_bridge) &&
 	    has_hook(prerouting_hooks(__builtin_preserve_access_index(&net->nf.hooks_bridge)), ct_hook_bridge))
 		families |= NFS_CT_BRIDGE;

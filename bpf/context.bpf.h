@@ -10,7 +10,7 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
-#include "drops.h"
+#include "proc.h"
 
 /* include/linux/preempt.h: preempt_count bits for serving a softirq, hard
  * irq and NMI. */
@@ -47,6 +47,7 @@ static __always_inline unsigned long this_cpu_area(void)
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	struct rq *rq;
 
+	/* sched_entity has cfs_rq only with CONFIG_FAIR_GROUP_SCHED (any version). */
 	if (!pcpu_runqueues || !bpf_core_field_exists(task->se.cfs_rq))
 		return 0;
 	rq = BPF_CORE_READ(task, se.cfs_rq, rq);

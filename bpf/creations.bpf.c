@@ -19,16 +19,13 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
 #include "counter.bpf.h"
+#include "conntrack.bpf.h"
 #include "context.bpf.h"
 #include "creations.h"
+#include "wire.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-/* include/linux/netfilter/nf_conntrack_common.h: low 3 bits of _nfct are the
- * ctinfo, a #define invisible to BTF. */
-#define NFS_NFCT_INFOMASK 7UL
-#define NFS_IPPROTO_ICMP 1
-#define NFS_IPPROTO_ICMPV6 58
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -56,8 +53,7 @@ static __always_inline void read_tuple(struct nf_conn *ct, struct nfs_ct_tuple *
 	__u16 l3num = BPF_CORE_READ(ct, tuplehash[0].tuple.src.l3num);
 
 	t->netns_ino = BPF_CORE_READ(ct, ct_net.net, ns.inum);
-	if (bpf_core_field_exists(ct->zone))
-		t->zone = BPF_CORE_READ(ct, zone.id);
+	t->zone = ct_zone_id(ct);
 	t->family = l3num;
 	t->proto = BPF_CORE_READ(ct, tuplehash[0].tuple.dst.protonum);
 	if (l3num == NFS_AF_INET6_ABI) {

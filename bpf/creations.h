@@ -3,6 +3,7 @@
 #ifndef NFSLEUTH_CREATIONS_H
 #define NFSLEUTH_CREATIONS_H
 
+#include "family.h"
 #include "proc.h"
 
 /* An entry's ORIGINAL-direction tuple, as conntrack keeps it and conntrack
@@ -11,7 +12,7 @@
 struct nfs_ct_tuple {
 	__u32 netns_ino;
 	__u16 zone;
-	__u8 family;                 /* 2 (IPv4) or 10 (IPv6) */
+	__u8 family;                 /* NFS_AF_INET_ABI or NFS_AF_INET6_ABI */
 	__u8 proto;                  /* IPPROTO_* */
 	__u8 saddr[16];              /* IPv4 in the first 4 bytes */
 	__u8 daddr[16];

@@ -3,12 +3,10 @@
 #ifndef NFSLEUTH_DROPS_H
 #define NFSLEUTH_DROPS_H
 
+#include "family.h"
 #include "proc.h"
 
 #define NFS_IFNAME_LEN 16
-/* Linux address family numbers as stored in struct nfs_flow. */
-#define NFS_AF_INET_ABI 2
-#define NFS_AF_INET6_ABI 10
 
 enum nfs_drop_cause {
 	NFS_CAUSE_TABLE_FULL = 1,    /* no entry could be allocated */
@@ -93,8 +91,6 @@ struct nfs_drop_value {
 /* The ring-buffer record sent at the first drop of a key. */
 struct nfs_drop_event {
 	__u64 ts_boot_ns;
-	__u32 backend;               /* 1 fentry, 2 kprobe, 3 tracepoint */
-	__u32 pad;
 	struct nfs_drop_key key;
 	struct nfs_drop_origin origin;
 };

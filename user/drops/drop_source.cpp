@@ -106,9 +106,6 @@ struct DropSource::Programs {
         return sum_percpu_counter(bpf_map__fd(skel->maps.drop_counters), which);
     }
 
-    // How conntrack's functions are hooked now, as the records say it.
-    void hooked_with(std::optional<Backend> b) { skel->data->backend_id = !b ? 3 : *b == Backend::fentry ? 1 : 2; }
-
     // The programs classify a drop by the conntrack counters moving since
     // the last drop they saw; start them from the counters' current values.
     // Returns each namespace's totals.
@@ -142,7 +139,6 @@ DropSource::DropSource(const CommonOptions& options, const DropOptions& drop_opt
     int ncpu = libbpf_num_possible_cpus();
     skel->rodata->nr_cpus = ncpu > 0 ? static_cast<uint32_t>(ncpu) : 1;
     skel->rodata->state_per_task = read_number_file("/sys/kernel/realtime").value_or(0) == 1;
-    programs_->hooked_with(cause_plan_.follows_module ? std::nullopt : cause_plan_.backend);
     if (!apply_percpu_layout(skel->rodata, probe.kernel_btf())) {
         std::cerr << "nfsleuth: warning: the kernel's BTF has no per-CPU layout; drops without a conntrack entry "
                      "will be reported with cause unknown\n";
@@ -251,13 +247,11 @@ std::optional<std::string> DropSource::follow_conntrack() {
         case ModuleHooks::Change::attached:
         case ModuleHooks::Change::reattached:
             if (naming_evictions_) programs_->module_evictions->follow();
-            programs_->hooked_with(cause_plan_.backend);
             agreement_.restart(true);
             return "nf_conntrack is loaded: kprobes on its functions now name the entries early_drop evicts and the "
                    "packets its helpers drop";
         case ModuleHooks::Change::detached:
             programs_->module_evictions->detach();
-            programs_->hooked_with(std::nullopt);
             agreement_.restart(false);
             return "nf_conntrack was unloaded: its kprobes are detached until it is back";
         case ModuleHooks::Change::failed:

@@ -96,7 +96,6 @@ nfs_drop_event first_drop_event() {
     nfs_drop_event ev;
     std::memset(&ev, 0, sizeof ev);
     ev.ts_boot_ns = 123'456'789'000;
-    ev.backend = 3;
     ev.key = table_full_key();
     ev.origin = curl_origin();
     return ev;
