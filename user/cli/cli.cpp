@@ -137,36 +137,8 @@ void add_drop_options(CLI::App& cmd, DropOptions& d, const std::string& interval
         ->type_name("PERCENT");
 }
 
-}  // namespace
-
-std::optional<uint64_t> parse_size(const std::string& text) {
-    if (text.empty() || !std::isdigit(static_cast<unsigned char>(text[0]))) return std::nullopt;
-    std::size_t used = 0;
-    uint64_t n = 0;
-    try {
-        n = std::stoull(text, &used);
-    } catch (const std::exception&) {
-        return std::nullopt;
-    }
-    std::string suffix = text.substr(used);
-    unsigned shift = suffix.empty() ? 0 : suffix == "K" || suffix == "k" ? 10 : suffix == "M" ? 20 : suffix == "G" ? 30 : 99;
-    if (shift == 99 || (shift && n > (UINT64_MAX >> shift))) return std::nullopt;
-    return n << shift;
-}
-
-ParseOutcome parse_command_line(int argc, const char* const* argv, std::ostream& out, std::ostream& err) {
-    CLI::App app{
-        "nfsleuth: who loaded nf_conntrack, and which flows it drops.\n"
-        "Traces kernel module autoloads back to the process that caused them, and conntrack drops back to flows.\n"};
-    app.name("nfsleuth");
-    app.set_version_flag("--version", std::string("nfsleuth ") + version);
-    app.require_subcommand(1, 1);
-    app.footer(
-        "Exit codes: 0 success, 1 other failure, 2 bad usage, 3 the kernel lacks what the command needs,\n"
-        "4 missing privileges.\n"
-        "Run 'nfsleuth COMMAND --help' for a command's options. Start with 'nfsleuth doctor'.");
-
-    Invocation inv;
+// `doctor`: what the kernel offers, each hook's attach method, the journal's findings.
+void add_doctor_command(CLI::App& app, Invocation& inv) {
     auto* doctor = app.add_subcommand("doctor",
                                       "Probe what this kernel offers (BTF, attach types, modules, conntrack) and "
                                       "which backend each hook would use");
@@ -181,7 +153,10 @@ ParseOutcome parse_command_line(int argc, const char* const* argv, std::ostream&
         "Exit codes: 0 all is well; 3 a hook the kernel offers refused nfsleuth's programs, or drops cannot be\n"
         "recognised at all; 1 the journal records nfsleuth disagreeing with the kernel's drop counters (drops it\n"
         "did not see, or named wrongly); 4 not privileged enough to probe.");
+}
 
+// `modules`: module autoloads and loads, attributed.
+void add_modules_command(CLI::App& app, Invocation& inv) {
     auto* modules = app.add_subcommand(
         "modules",
         "Trace kernel module autoloads and loads, attributed to the process that caused them");
@@ -196,7 +171,10 @@ ParseOutcome parse_command_line(int argc, const char* const* argv, std::ostream&
         "  nfsleuth modules                      # live, one line per event, a tree per trigger at exit\n"
         "  nfsleuth modules --json --duration 60 # JSON lines for 60 s (schema: docs/events.md)\n"
         "  nfsleuth modules --comm iptables      # only what iptables (or what it triggered) did");
+}
 
+// `drops`: every dropped packet, per flow.
+void add_drops_command(CLI::App& app, Invocation& inv) {
     auto* drops = app.add_subcommand(
         "drops", "Trace every packet conntrack drops (table full, clash, invalid) or a rule drops, per flow");
     add_tracing_options(*drops, inv.options, true);
@@ -209,7 +187,10 @@ ParseOutcome parse_command_line(int argc, const char* const* argv, std::ostream&
         "  nfsleuth drops                        # a line per new dropping flow, counts every second, summary at exit\n"
         "  nfsleuth drops --json --duration 30   # JSON lines (schema: docs/events.md)\n"
         "  nfsleuth drops --top --interval 5     # the summary every 5 s");
+}
 
+// `watch`: the daemon.
+void add_watch_command(CLI::App& app, Invocation& inv) {
     auto* watch = app.add_subcommand(
         "watch",
         "The daemon: module loads, drops, conntrack activation and pressure together, with metrics and a journal");
@@ -261,7 +242,10 @@ ParseOutcome parse_command_line(int argc, const char* const* argv, std::ostream&
         "  nfsleuth watch                                   # everything on the terminal\n"
         "  nfsleuth watch -q --metrics 127.0.0.1:9836 --journal /var/log/nfsleuth/events.jsonl\n"
         "  nfsleuth watch --json --threshold 80 --duration 60");
+}
 
+// `why`: what holds a module and how to be rid of it.
+void add_why_command(CLI::App& app, Invocation& inv) {
     auto* why = app.add_subcommand(
         "why", "Explain why a module (nf_conntrack) is loaded or active, and how to get rid of it safely");
     add_output_options(*why, inv.options);
@@ -290,6 +274,43 @@ ParseOutcome parse_command_line(int argc, const char* const* argv, std::ostream&
         "Examples:\n"
         "  nfsleuth why nf_conntrack\n"
         "  nfsleuth why nf_conntrack --journal /var/log/nfsleuth/events.jsonl --json");
+}
+
+}  // namespace
+
+std::optional<uint64_t> parse_size(const std::string& text) {
+    if (text.empty() || !std::isdigit(static_cast<unsigned char>(text[0]))) return std::nullopt;
+    std::size_t used = 0;
+    uint64_t n = 0;
+    try {
+        n = std::stoull(text, &used);
+    } catch (const std::exception&) {
+        return std::nullopt;
+    }
+    std::string suffix = text.substr(used);
+    unsigned shift = suffix.empty() ? 0 : suffix == "K" || suffix == "k" ? 10 : suffix == "M" ? 20 : suffix == "G" ? 30 : 99;
+    if (shift == 99 || (shift && n > (UINT64_MAX >> shift))) return std::nullopt;
+    return n << shift;
+}
+
+ParseOutcome parse_command_line(int argc, const char* const* argv, std::ostream& out, std::ostream& err) {
+    CLI::App app{
+        "nfsleuth: who loaded nf_conntrack, and which flows it drops.\n"
+        "Traces kernel module autoloads back to the process that caused them, and conntrack drops back to flows.\n"};
+    app.name("nfsleuth");
+    app.set_version_flag("--version", std::string("nfsleuth ") + version);
+    app.require_subcommand(1, 1);
+    app.footer(
+        "Exit codes: 0 success, 1 other failure, 2 bad usage, 3 the kernel lacks what the command needs,\n"
+        "4 missing privileges.\n"
+        "Run 'nfsleuth COMMAND --help' for a command's options. Start with 'nfsleuth doctor'.");
+
+    Invocation inv;
+    add_doctor_command(app, inv);
+    add_modules_command(app, inv);
+    add_drops_command(app, inv);
+    add_watch_command(app, inv);
+    add_why_command(app, inv);
 
     std::string names;
     bool known = false;

@@ -1,7 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include "drops/drops_command.hpp"
-#include "kernel/capabilities.hpp"
-#include "kernel/module_state.hpp"
 
 #include <chrono>
 #include <iostream>
@@ -9,11 +7,13 @@
 #include "common/clock.hpp"
 #include "common/event_loop.hpp"
 #include "common/json_line.hpp"
-#include "doctor/hook_report.hpp"
+#include "kernel/hook_report.hpp"
 #include "drops/agreement_output.hpp"
 #include "drops/drop_output.hpp"
 #include "drops/drop_source.hpp"
+#include "kernel/capabilities.hpp"
 #include "kernel/kernel_probe.hpp"
+#include "kernel/module_state.hpp"
 
 namespace nfsleuth {
 

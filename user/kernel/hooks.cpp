@@ -1,17 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include "kernel/hooks.hpp"
-#include "kernel/module_state.hpp"
 
 #include <bpf/libbpf.h>
 
 #include <algorithm>
 #include <cerrno>
 
-#include "doctor/hook_report.hpp"
+#include "kernel/hook_report.hpp"
+#include "kernel/module_state.hpp"
 
 namespace nfsleuth {
 
-HookPlan plan_hook(const HookSpec& spec, KernelProbe& probe, std::optional<Backend> forced) {
+HookPlan plan_hook(const HookSpec& spec, AttachProbe& probe, std::optional<Backend> forced) {
     HookPlan plan;
     plan.spec = &spec;
     for (const auto& c : spec.candidates) {
@@ -28,7 +28,7 @@ HookPlan plan_hook(const HookSpec& spec, KernelProbe& probe, std::optional<Backe
     return plan;
 }
 
-KfreeSkbArgs kfree_skb_args(const KernelProbe& probe) {
+KfreeSkbArgs kfree_skb_args(const AttachProbe& probe) {
     // Without BTF the arguments are unknown: assume a current kernel.
     auto arity = probe.tracepoint_arity("kfree_skb");
     return arity && *arity < 3 ? KfreeSkbArgs::location : KfreeSkbArgs::reason;
@@ -78,17 +78,7 @@ const std::vector<HookSpec>& drop_cause_hooks() {
     return hooks;
 }
 
-namespace {
-
-// Whether conntrack's functions live in a loadable module (loaded now or
-// not), rather than in the kernel image.
-bool conntrack_is_module() {
-    return KernelProbe::modules_supported() && conntrack_state() != ModuleState::builtin;
-}
-
-}  // namespace
-
-CausePlan plan_cause_hooks(KernelProbe& probe, std::optional<Backend> forced) {
+CausePlan plan_cause_hooks(AttachProbe& probe, std::optional<Backend> forced) {
     if (forced == Backend::tracepoint) return {};
     auto refuse = [](Backend b, const std::string& missing) {
         return Failure(ExitCode::unsupported, std::string("the ") + to_string(b) + " backend cannot be used here: " + missing,
@@ -98,7 +88,7 @@ CausePlan plan_cause_hooks(KernelProbe& probe, std::optional<Backend> forced) {
     // trampoline holds a reference on the module), and cannot be loaded
     // before the module is: where conntrack is a module, kprobes follow it
     // instead, unless fentry is asked for.
-    if (forced != Backend::fentry && conntrack_is_module()) {
+    if (forced != Backend::fentry && probe.conntrack_in_module()) {
         const ProbeResult& kprobe = probe.attach_type(Flavor::kprobe);
         if (kprobe.works && probe.kallsyms_has("nf_hook_slow")) return {Backend::kprobe, true};
         if (forced) throw refuse(*forced, kprobe.works ? "no kernel symbol nf_hook_slow" : kprobe.detail);

@@ -38,13 +38,13 @@ struct HookPlan {
 
 // Picks the first candidate the kernel can attach (restricted to one backend
 // when forced, unless the hook is neutral).
-HookPlan plan_hook(const HookSpec& spec, KernelProbe& probe, std::optional<Backend> forced);
+HookPlan plan_hook(const HookSpec& spec, AttachProbe& probe, std::optional<Backend> forced);
 
 const std::vector<HookSpec>& module_hooks();
 // How skb:kfree_skb shows a netfilter drop: with reason NETFILTER_DROP
 // (5.17 and later), or only by its call site inside nf_hook_slow (before).
 enum class KfreeSkbArgs { reason, location };
-KfreeSkbArgs kfree_skb_args(const KernelProbe& probe);
+KfreeSkbArgs kfree_skb_args(const AttachProbe& probe);
 // Hooks that see every netfilter drop, whatever the backend.
 std::vector<HookSpec> drop_hooks(KfreeSkbArgs args);
 // The log call of a conntrack helper dropping a packet: a kprobe on every
@@ -79,7 +79,7 @@ struct CausePlan {
 // one when forced); no backend when none can, or tracepoint is forced.
 // Throws Failure(unsupported) naming what is missing when a forced fentry
 // or kprobe backend cannot be used.
-CausePlan plan_cause_hooks(KernelProbe& probe, std::optional<Backend> forced);
+CausePlan plan_cause_hooks(AttachProbe& probe, std::optional<Backend> forced);
 // The cause hooks' programs of one backend (of one hook when named), exit
 // programs first.
 std::vector<std::string> cause_programs(Backend b, const std::optional<std::string>& hook = std::nullopt);

@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "kernel/bpf_support.hpp"
+#include "kernel/module_state.hpp"
 #include "probe.skel.h"
 
 namespace nfsleuth {
@@ -157,6 +158,10 @@ bool KernelProbe::tracefs_has_event(const std::string& category, const std::stri
 }
 
 bool KernelProbe::modules_supported() { return fs::exists("/proc/modules"); }
+
+bool KernelProbe::conntrack_in_module() const {
+    return modules_supported() && conntrack_state() != ModuleState::builtin;
+}
 
 bool KernelProbe::kprobe_pmu_present() { return fs::exists("/sys/bus/event_source/devices/kprobe/type"); }
 

@@ -27,7 +27,25 @@ struct ProbeResult {
     std::string detail;  // target used, or why it does not work
 };
 
-class KernelProbe {
+// What hook planning asks of the kernel (hooks.hpp): an interface so that
+// the choice of attach methods can be tested against a made-up kernel.
+class AttachProbe {
+public:
+    virtual ~AttachProbe() = default;
+    // Loads and attaches an empty program of this flavour (cached).
+    virtual const ProbeResult& attach_type(Flavor f) = 0;
+    // Whether a hook of this flavour on this target can be attached here.
+    virtual ProbeResult can_attach(Flavor f, const std::string& target) = 0;
+    virtual bool kallsyms_has(const std::string& name) = 0;
+    // Arguments of tracepoint NAME as BPF sees them (its BTF typedef
+    // btf_trace_NAME, without the context pointer); nullopt without BTF.
+    virtual std::optional<int> tracepoint_arity(const std::string& name) const = 0;
+    // Whether nf_conntrack's functions live in a loadable module (loaded now
+    // or not) rather than in the kernel image.
+    virtual bool conntrack_in_module() const = 0;
+};
+
+class KernelProbe final : public AttachProbe {
 public:
     explicit KernelProbe(std::optional<std::string> btf_path = std::nullopt);
     ~KernelProbe();
@@ -43,19 +61,16 @@ public:
     // In the kernel's BTF or a loaded module's (fentry can attach to both).
     bool btf_has_func(const std::string& name);
     bool btf_has_typedef(const std::string& name) const;
-    // Arguments of tracepoint NAME as BPF sees them (its BTF typedef
-    // btf_trace_NAME, without the context pointer); nullopt without BTF.
-    std::optional<int> tracepoint_arity(const std::string& name) const;
-    bool kallsyms_has(const std::string& name);
+    std::optional<int> tracepoint_arity(const std::string& name) const override;
+    bool kallsyms_has(const std::string& name) override;
     std::optional<std::string> tracefs_root() const;  // ".../tracing" whose events/ is readable
     bool tracefs_has_event(const std::string& category, const std::string& name) const;
     static bool modules_supported();  // CONFIG_MODULES
     static bool kprobe_pmu_present();
 
-    // Loads and attaches an empty program of this flavour (cached).
-    const ProbeResult& attach_type(Flavor f);
-    // Whether a hook of this flavour on this target can be attached here.
-    ProbeResult can_attach(Flavor f, const std::string& target);
+    const ProbeResult& attach_type(Flavor f) override;
+    ProbeResult can_attach(Flavor f, const std::string& target) override;
+    bool conntrack_in_module() const override;
 
 private:
     ProbeResult try_attach_type(Flavor f);

@@ -133,4 +133,25 @@ nlohmann::ordered_json ModuleSummary::to_json() const {
     return {{"triggers", list}, {"triggers_not_kept", dropped_roots_}};
 }
 
+nlohmann::ordered_json module_summary_json(const ModuleSummary& summary, const ModuleAccounting& acc) {
+    nlohmann::ordered_json j = summary.to_json();
+    j["events_seen"] = acc.seen;
+    j["events_delivered"] = acc.delivered;
+    j["events_lost"] = acc.lost;
+    j["decode_errors"] = acc.malformed;
+    return j;
+}
+
+std::vector<std::string> module_summary_lines(const ModuleSummary& summary, const ModuleAccounting& acc) {
+    std::vector<std::string> lines = {"Module loads by trigger:"};
+    auto roots = summary.human_lines();
+    if (roots.empty()) lines.push_back("  (none)");
+    for (const auto& l : roots) lines.push_back("  " + l);
+    std::string events = "Module events: " + std::to_string(acc.seen) + " seen, " + std::to_string(acc.delivered) +
+                         " delivered, " + std::to_string(acc.lost) + " lost (ring buffer full)";
+    if (acc.malformed) events += ", " + std::to_string(acc.malformed) + " malformed";
+    lines.push_back(std::move(events));
+    return lines;
+}
+
 }  // namespace nfsleuth

@@ -26,6 +26,13 @@ struct ModuleRecord {
 nlohmann::ordered_json to_json(const ModuleRecord& r);
 std::string to_human_line(const ModuleRecord& r);
 
+struct ModuleAccounting {
+    uint64_t seen = 0;       // events the programs produced
+    uint64_t delivered = 0;  // records decoded here
+    uint64_t lost = 0;       // ring buffer full
+    uint64_t malformed = 0;
+};
+
 // Accumulates "who loaded what" for the exit summary.
 class ModuleSummary {
 public:
@@ -52,5 +59,10 @@ private:
     std::size_t dropped_roots_ = 0;
     std::set<std::pair<uint32_t, uint64_t>> dropped_keys_;
 };
+
+// The module part of an exit summary, the same for `modules` and `watch`:
+// who loaded what, then the events' accounting.
+nlohmann::ordered_json module_summary_json(const ModuleSummary& summary, const ModuleAccounting& acc);
+std::vector<std::string> module_summary_lines(const ModuleSummary& summary, const ModuleAccounting& acc);
 
 }  // namespace nfsleuth

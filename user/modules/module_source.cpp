@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
-#include "kernel/module_state.hpp"
 #include "modules/module_source.hpp"
 
 #include <bpf/libbpf.h>
 
+#include "kernel/module_state.hpp"
 #include "modules.skel.h"
 
 namespace nfsleuth {

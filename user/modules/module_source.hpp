@@ -19,13 +19,6 @@
 
 namespace nfsleuth {
 
-struct ModuleAccounting {
-    uint64_t seen = 0;       // events the programs produced
-    uint64_t delivered = 0;  // records decoded here
-    uint64_t lost = 0;       // ring buffer full
-    uint64_t malformed = 0;
-};
-
 // Throws Failure(unsupported) explaining why on a kernel without loadable
 // modules.
 void require_module_support();

@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-only
-#include "kernel/module_state.hpp"
 #include "modules/module_tree.hpp"
 
 #include <algorithm>
 #include <filesystem>
 #include <set>
 
+#include "kernel/module_state.hpp"
 #include "kernel/netns.hpp"
 
 namespace nfsleuth {

@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0-only
-#include "kernel/capabilities.hpp"
 #include "modules/modules_command.hpp"
 
 #include <iostream>
 
 #include "common/event_loop.hpp"
 #include "common/json_line.hpp"
-#include "doctor/hook_report.hpp"
+#include "kernel/hook_report.hpp"
+#include "kernel/capabilities.hpp"
 #include "kernel/kernel_probe.hpp"
 #include "modules/module_output.hpp"
 #include "modules/module_source.hpp"
@@ -57,23 +57,13 @@ ExitCode run_modules(const CommonOptions& options) {
 
     ModuleAccounting acc = source.accounting();
     if (options.json) {
-        nlohmann::ordered_json s = summary.to_json();
-        s["type"] = "summary";
-        s["events_seen"] = acc.seen;
-        s["events_delivered"] = acc.delivered;
-        s["events_lost"] = acc.lost;
-        s["decode_errors"] = acc.malformed;
+        nlohmann::ordered_json s = {{"type", "summary"}};
+        s.update(module_summary_json(summary, acc));
         s["not_traced"] = not_traced_json(source.hooks().outcomes());
         std::cout << json_line(s) << std::endl;
     } else {
-        std::cout << "\nModule loads by trigger:\n";
-        auto lines = summary.human_lines();
-        if (lines.empty()) std::cout << "  (none)\n";
-        for (const auto& l : lines) std::cout << "  " << l << "\n";
-        std::cout << "Events: " << acc.seen << " seen, " << acc.delivered << " delivered, " << acc.lost
-                  << " lost (ring buffer full)";
-        if (acc.malformed) std::cout << ", " << acc.malformed << " malformed";
         std::cout << "\n";
+        for (const auto& l : module_summary_lines(summary, acc)) std::cout << l << "\n";
         for (const auto& l : not_traced_lines(source.hooks().outcomes())) std::cout << l << "\n";
         std::cout.flush();
     }

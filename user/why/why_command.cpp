@@ -1,5 +1,4 @@
 // SPDX-License-Identifier: GPL-2.0-only
-#include "kernel/module_state.hpp"
 #include "why/why_command.hpp"
 
 #include <unistd.h>
@@ -10,6 +9,7 @@
 #include "common/json_line.hpp"
 #include "conntrack/namespace_rules.hpp"
 #include "kernel/kernel_probe.hpp"
+#include "kernel/module_state.hpp"
 #include "kernel/netns.hpp"
 #include "why/journal_findings.hpp"
 #include "why/why_report.hpp"

@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-only
-#include "kernel/module_state.hpp"
 #include "why/why_report.hpp"
 
 #include <algorithm>
 #include <initializer_list>
 
 #include "common/text.hpp"
+#include "kernel/module_state.hpp"
 #include "why/journal_input.hpp"
 
 namespace nfsleuth {

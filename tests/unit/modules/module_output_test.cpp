@@ -283,6 +283,32 @@ TEST(Summary, AutoloadTreeLine) {
     EXPECT_EQ(summary.human_lines(), std::vector<std::string>{kIptablesSummary});
 }
 
+TEST(Summary, ExitSummaryAddsTheAccountingToTheTree) {
+    const ModuleSummary summary = summarize(correlate(iptables_nat_autoload()));
+    ModuleAccounting acc;
+    acc.seen = 9;
+    acc.delivered = 8;
+    acc.lost = 1;
+    EXPECT_EQ(module_summary_lines(summary, acc),
+              (std::vector<std::string>{"Module loads by trigger:", std::string("  ") + kIptablesSummary,
+                                        "Module events: 9 seen, 8 delivered, 1 lost (ring buffer full)"}));
+    acc.malformed = 2;
+    EXPECT_EQ(module_summary_lines(summary, acc).back(),
+              "Module events: 9 seen, 8 delivered, 1 lost (ring buffer full), 2 malformed");
+    auto j = module_summary_json(summary, acc);
+    EXPECT_EQ(j.at("triggers").size(), 1u);
+    EXPECT_EQ(j.at("events_seen"), 9);
+    EXPECT_EQ(j.at("events_delivered"), 8);
+    EXPECT_EQ(j.at("events_lost"), 1);
+    EXPECT_EQ(j.at("decode_errors"), 2);
+}
+
+TEST(Summary, ExitSummaryWithoutLoadsSaysNone) {
+    EXPECT_EQ(module_summary_lines(ModuleSummary{}, ModuleAccounting{}),
+              (std::vector<std::string>{"Module loads by trigger:", "  (none)",
+                                        "Module events: 0 seen, 0 delivered, 0 lost (ring buffer full)"}));
+}
+
 TEST(Summary, NestedAutoloadJoinsTheOriginalTrigger) {
     auto events = iptables_nat_autoload();
     const Process first = events[1].proc;

@@ -1,13 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0-only
 // How the hooks nfsleuth could not trace are reported, the same way by every
 // command and source: a clause of the start banner, lines of the exit
-// summary, a JSON array, and a Prometheus gauge per hook.
+// summary and a JSON array (watch adds a gauge per hook: watched_source.hpp).
 #pragma once
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
-#include "daemon/metrics.hpp"
 #include "kernel/hooks.hpp"
 
 namespace nfsleuth {
@@ -25,10 +24,5 @@ std::vector<std::string> not_traced_lines(const std::vector<HookOutcome>& outcom
 // [{hook, purpose, required, stage, attach, reason}] of the hooks given up;
 // attach is "FLAVOR:TARGET" of the candidate that was tried, or null.
 nlohmann::ordered_json not_traced_json(const std::vector<HookOutcome>& outcomes);
-
-// The samples of the gauge nfsleuth_hook_attached{hook, method}: 1 for a
-// hook attached with that method (tp_btf, fentry, ...), 0 for one given up
-// (method "none" when no candidate was usable).
-std::vector<MetricsRegistry::Sample> hook_attached_samples(const std::vector<HookOutcome>& outcomes);
 
 }  // namespace nfsleuth

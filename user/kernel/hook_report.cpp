@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
-#include "doctor/hook_report.hpp"
+#include "kernel/hook_report.hpp"
 
 namespace nfsleuth {
 
@@ -54,15 +54,6 @@ nlohmann::ordered_json not_traced_json(const std::vector<HookOutcome>& outcomes)
                        {"stage", to_string(*o.failed_at)},
                        {"attach", o.chosen ? nlohmann::ordered_json(attach_of(o)) : nlohmann::ordered_json(nullptr)},
                        {"reason", o.reason}});
-    }
-    return out;
-}
-
-std::vector<MetricsRegistry::Sample> hook_attached_samples(const std::vector<HookOutcome>& outcomes) {
-    std::vector<MetricsRegistry::Sample> out;
-    for (const auto& o : outcomes) {
-        std::string method = o.chosen ? to_string(o.chosen->flavor) : "none";
-        out.push_back({{o.hook, method}, o.traced ? 1.0 : 0.0});
     }
     return out;
 }

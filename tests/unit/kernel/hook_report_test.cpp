@@ -2,7 +2,7 @@
 // The parts of giving up a hook that need no kernel: which loads the search
 // after a refused BPF object tries, what is replayed on each object it
 // opens, and how the hooks not traced are reported.
-#include "doctor/hook_report.hpp"
+#include "kernel/hook_report.hpp"
 
 #include <gtest/gtest.h>
 
@@ -12,7 +12,6 @@
 #include <string>
 #include <vector>
 
-#include "daemon/metrics.hpp"
 #include "kernel/bpf_support.hpp"
 #include "kernel/hooks.hpp"
 #include "modules.skel.h"
@@ -196,29 +195,6 @@ TEST(HookReport, JsonListsOnlyTheHooksGivenUp) {
     EXPECT_EQ("plan", j[1]["stage"]);
     EXPECT_TRUE(not_traced_json({}).is_array());
     EXPECT_EQ(0u, not_traced_json({}).size());
-}
-
-TEST(HookReport, GaugeSamplesCarryTheMethodAndWhetherItIsAttached) {
-    std::vector<HookOutcome> outcomes = {
-        outcome("ct_drop", Flavor::tp_btf, true),
-        outcome("finit_module_error", Flavor::tracepoint, false, HookStage::attach, "refused"),
-        outcome("nf_hook_slow", std::nullopt, false, HookStage::plan, "no fentry"),
-    };
-    std::vector<MetricsRegistry::Sample> expected = {
-        {{"ct_drop", "tp_btf"}, 1.0},
-        {{"finit_module_error", "tracepoint"}, 0.0},
-        {{"nf_hook_slow", "none"}, 0.0},
-    };
-    EXPECT_EQ(expected, hook_attached_samples(outcomes));
-
-    // As the daemon exposes them.
-    MetricsRegistry m;
-    m.define("nfsleuth_hook_attached", MetricsRegistry::Kind::gauge, "hooks", {"hook", "method"});
-    m.replace_gauges("nfsleuth_hook_attached", hook_attached_samples(outcomes));
-    std::string text = m.render();
-    EXPECT_NE(std::string::npos, text.find("nfsleuth_hook_attached{hook=\"ct_drop\",method=\"tp_btf\"} 1\n"));
-    EXPECT_NE(std::string::npos,
-              text.find("nfsleuth_hook_attached{hook=\"finit_module_error\",method=\"tracepoint\"} 0\n"));
 }
 
 TEST(HookReport, ASourceThatCannotStartGivesUpAllItsHooks) {
