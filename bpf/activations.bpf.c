@@ -23,6 +23,7 @@
 #include "activations.h"
 #include "counter.bpf.h"
 #include "proc_capture.bpf.h"
+#include "maps.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -46,21 +47,11 @@ struct {
 	__uint(max_entries, 64 * 1024);
 } activation_events SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, NFS_ACT_CNT_MAX);
-	__type(key, __u32);
-	__type(value, __u64);
-} activation_counters SEC(".maps");
+NFS_MAP(BPF_MAP_TYPE_PERCPU_ARRAY, activation_counters, __u32, __u64, NFS_ACT_CNT_MAX);
 
 /* Families with conntrack active, by namespace cookie (never reused, unlike
  * inode numbers), as of the namespace's last nfnetlink message. */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u64);
-	__type(value, __u32);
-} netns_ct_families SEC(".maps");
+NFS_MAP(BPF_MAP_TYPE_LRU_HASH, netns_ct_families, __u64, __u32, 16384);
 
 static __always_inline struct nfs_activation_event *begin(__u32 method, struct net *net)
 {

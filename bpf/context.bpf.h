@@ -11,6 +11,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
 #include "proc.h"
+#include "maps.bpf.h"
 
 /* include/linux/preempt.h: preempt_count bits for serving a softirq, hard
  * irq and NMI. */
@@ -30,12 +31,7 @@ const volatile __u64 pcpu_this_cpu_off = 0;
 const volatile __u64 pcpu_preempt_count = 0;
 
 /* Per-CPU offsets learnt so far (each CPU teaches its own). */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, NFS_MAX_CPUS);
-	__type(key, __u32);
-	__type(value, __u64);
-} cpu_offsets SEC(".maps");
+NFS_MAP(BPF_MAP_TYPE_ARRAY, cpu_offsets, __u32, __u64, NFS_MAX_CPUS);
 
 /*
  * Start of this CPU's per-CPU area: the current task's run queue is this

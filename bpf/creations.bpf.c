@@ -23,30 +23,16 @@
 #include "context.bpf.h"
 #include "creations.h"
 #include "wire.bpf.h"
+#include "maps.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
+/* Resized by userspace before load. */
+NFS_MAP(BPF_MAP_TYPE_LRU_HASH, ct_creators, struct nfs_creator_key, struct nfs_creator_value, 16384);
 
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384); /* resized by userspace before load */
-	__type(key, struct nfs_creator_key);
-	__type(value, struct nfs_creator_value);
-} ct_creators SEC(".maps");
+NFS_MAP(BPF_MAP_TYPE_LRU_HASH, ct_owners, struct nfs_ct_tuple, struct nfs_owner, 16384);
 
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
-	__type(key, struct nfs_ct_tuple);
-	__type(value, struct nfs_owner);
-} ct_owners SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, NFS_CREATE_CNT_MAX);
-	__type(key, __u32);
-	__type(value, __u64);
-} creation_counters SEC(".maps");
+NFS_MAP(BPF_MAP_TYPE_PERCPU_ARRAY, creation_counters, __u32, __u64, NFS_CREATE_CNT_MAX);
 
 static __always_inline void read_tuple(struct nf_conn *ct, struct nfs_ct_tuple *t)
 {

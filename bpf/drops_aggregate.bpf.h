@@ -12,35 +12,21 @@
 #include <bpf/bpf_helpers.h>
 #include "counter.bpf.h"
 #include "drops.h"
+#include "maps.bpf.h"
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 1024 * 1024);
 } drop_events SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384); /* resized by userspace before load */
-	__type(key, struct nfs_drop_key);
-	__type(value, struct nfs_drop_value);
-} drop_aggregates SEC(".maps");
+/* Resized by userspace before load. */
+NFS_MAP(BPF_MAP_TYPE_LRU_HASH, drop_aggregates, struct nfs_drop_key, struct nfs_drop_value, 16384);
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, NFS_DROP_CNT_MAX);
-	__type(key, __u32);
-	__type(value, __u64);
-} drop_counters SEC(".maps");
+NFS_MAP(BPF_MAP_TYPE_PERCPU_ARRAY, drop_counters, __u32, __u64, NFS_DROP_CNT_MAX);
 
 /* Scratch space: the value is too large to build on the 512-byte stack
  * next to the key and the origin. */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct nfs_drop_value);
-} drop_scratch SEC(".maps");
-
+NFS_MAP(BPF_MAP_TYPE_PERCPU_ARRAY, drop_scratch, __u32, struct nfs_drop_value, 1);
 
 /* Counts a drop into its flow's aggregate; false when the flow has none
  * yet. Most drops of a storm end here, before anything about their origin

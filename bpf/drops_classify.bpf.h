@@ -12,15 +12,11 @@
 #include <bpf/bpf_core_read.h>
 #include "context.bpf.h"
 #include "drops.h"
+#include "maps.bpf.h"
 
 const volatile __u32 nr_cpus = 1;
 
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 8192);
-	__type(key, struct nfs_ct_stat_key);
-	__type(value, struct nfs_ct_stat_seen);
-} ct_stat_seen SEC(".maps");
+NFS_MAP(BPF_MAP_TYPE_LRU_HASH, ct_stat_seen, struct nfs_ct_stat_key, struct nfs_ct_stat_seen, 8192);
 
 enum stat_read { STAT_OK, STAT_NO_CONNTRACK, STAT_UNREADABLE };
 

@@ -15,6 +15,7 @@
 #include "drops.h"
 #include "drops_aggregate.bpf.h"
 #include "wire.bpf.h"
+#include "maps.bpf.h"
 
 /* Helper drops marked at once on one CPU (a softirq may interrupt a
  * process-context hook): a power of two, for indexes the verifier bounds. */
@@ -43,12 +44,7 @@ struct cpu_state {
 	__u64 last_evicted; /* the entry last reported in this early_drop() */
 };
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct cpu_state);
-} cpu_states SEC(".maps");
+NFS_MAP(BPF_MAP_TYPE_PERCPU_ARRAY, cpu_states, __u32, struct cpu_state, 1);
 
 /* PREEMPT_RT runs netfilter hooks preemptibly (softirqs in threads, local
  * output in the sender's context with only migration disabled): two tasks
@@ -56,12 +52,8 @@ struct {
  * task there. Set by userspace from /sys/kernel/realtime. */
 const volatile bool state_per_task = false;
 
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 8192);
-	__type(key, __u64); /* the task_struct: pid 0 is every CPU's idle task */
-	__type(value, struct cpu_state);
-} task_states SEC(".maps");
+/* Keyed by the task_struct (pid 0 is every CPU's idle task). */
+NFS_MAP(BPF_MAP_TYPE_LRU_HASH, task_states, __u64, struct cpu_state, 8192);
 
 static __always_inline struct cpu_state *this_cpu_state(void)
 {

@@ -12,6 +12,7 @@
 #include <bpf/bpf_core_read.h>
 #include "context.bpf.h"
 #include "drops.h"
+#include "maps.bpf.h"
 
 /* A local socket's sender, learnt at a drop in its owner's context, for
  * its later drops in softirq (a retransmitted SYN). The flow is part of the
@@ -25,12 +26,7 @@ struct sock_flow {
 	__u8 daddr[16];
 };
 
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
-	__type(key, struct sock_flow);
-	__type(value, struct nfs_owner);
-} sock_owners SEC(".maps");
+NFS_MAP(BPF_MAP_TYPE_LRU_HASH, sock_owners, struct sock_flow, struct nfs_owner, 16384);
 
 /* Names the sending process of a locally generated packet. */
 static __always_inline void attribute_sender(struct sock *sk, const struct nfs_flow *flow,
@@ -71,12 +67,7 @@ const volatile __u32 hook_callers = 0;
  * nf_hook_slow, nf_hook_slow_list for lists, and the caller. */
 #define NFS_STACK_FRAMES 12
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u64[NFS_STACK_FRAMES]);
-} stack_scratch SEC(".maps");
+NFS_MAP(BPF_MAP_TYPE_PERCPU_ARRAY, stack_scratch, __u32, __u64[NFS_STACK_FRAMES], 1);
 
 /* The hook a packet being dropped is in, from the calling functions on
  * the kernel stack; NFS_HOOK_UNKNOWN when none is recognised. */

@@ -16,6 +16,7 @@
 #include "counter.bpf.h"
 #include "modules.h"
 #include "proc_capture.bpf.h"
+#include "maps.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -26,12 +27,7 @@ struct {
 	__uint(max_entries, 256 * 1024);
 } module_events SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, NFS_MOD_CNT_MAX);
-	__type(key, __u32);
-	__type(value, __u64);
-} module_counters SEC(".maps");
+NFS_MAP(BPF_MAP_TYPE_PERCPU_ARRAY, module_counters, __u32, __u64, NFS_MOD_CNT_MAX);
 
 static __always_inline struct nfs_module_event *begin(__u32 type)
 {

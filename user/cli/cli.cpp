@@ -138,35 +138,29 @@ void add_drop_options(CLI::App& cmd, DropOptions& d, const std::string& interval
 }
 
 // `doctor`: what the kernel offers, each hook's attach method, the journal's findings.
-void add_doctor_command(CLI::App& app, Invocation& inv) {
-    auto* doctor = app.add_subcommand("doctor",
-                                      "Probe what this kernel offers (BTF, attach types, modules, conntrack) and "
-                                      "which backend each hook would use");
-    add_output_options(*doctor, inv.options);
-    doctor->add_option("--journal", inv.doctor.journal,
-                       "A `watch --journal` file (its rotated FILE.N too) to check for the disagreements with the "
-                       "kernel's own counters it recorded (counter_mismatch). Default: /var/log/nfsleuth/events.jsonl "
-                       "when it exists (the packaged daemon's)")
+void add_doctor_options(CLI::App& doctor, Invocation& inv) {
+    add_output_options(doctor, inv.options);
+    doctor.add_option("--journal", inv.doctor.journal,
+                      "A `watch --journal` file (its rotated FILE.N too) to check for the disagreements with the "
+                      "kernel's own counters it recorded (counter_mismatch). Default: /var/log/nfsleuth/events.jsonl "
+                      "when it exists (the packaged daemon's)")
         ->check(CLI::ExistingFile.description(""))
         ->type_name("FILE");
-    doctor->footer(
+    doctor.footer(
         "Exit codes: 0 all is well; 3 a hook the kernel offers refused nfsleuth's programs, or drops cannot be\n"
         "recognised at all; 1 the journal records nfsleuth disagreeing with the kernel's drop counters (drops it\n"
         "did not see, or named wrongly); 4 not privileged enough to probe.");
 }
 
 // `modules`: module autoloads and loads, attributed.
-void add_modules_command(CLI::App& app, Invocation& inv) {
-    auto* modules = app.add_subcommand(
-        "modules",
-        "Trace kernel module autoloads and loads, attributed to the process that caused them");
-    add_tracing_options(*modules, inv.options, true);
+void add_modules_options(CLI::App& modules, Invocation& inv) {
+    add_tracing_options(modules, inv.options, true);
     // Module events exist only as tracepoints: forcing another backend is a
     // usage error there, not a missing kernel feature.
-    modules->get_option("--backend")
+    modules.get_option("--backend")
         ->description("Attach method: module events are traced through tracepoints only, so auto or tracepoint "
                       "(fentry and kprobe are refused, exit 2)");
-    modules->footer(
+    modules.footer(
         "Examples:\n"
         "  nfsleuth modules                      # live, one line per event, a tree per trigger at exit\n"
         "  nfsleuth modules --json --duration 60 # JSON lines for 60 s (schema: docs/events.md)\n"
@@ -174,13 +168,11 @@ void add_modules_command(CLI::App& app, Invocation& inv) {
 }
 
 // `drops`: every dropped packet, per flow.
-void add_drops_command(CLI::App& app, Invocation& inv) {
-    auto* drops = app.add_subcommand(
-        "drops", "Trace every packet conntrack drops (table full, clash, invalid) or a rule drops, per flow");
-    add_tracing_options(*drops, inv.options, true);
-    add_drop_options(*drops, inv.drops, "Seconds between aggregated count updates (default 1)");
-    drops->add_flag("--top", inv.drops.top, "Also print the summary every interval");
-    drops->footer(
+void add_drops_options(CLI::App& drops, Invocation& inv) {
+    add_tracing_options(drops, inv.options, true);
+    add_drop_options(drops, inv.drops, "Seconds between aggregated count updates (default 1)");
+    drops.add_flag("--top", inv.drops.top, "Also print the summary every interval");
+    drops.footer(
         "Causes: table_full (no entry could be allocated), insert_failed (clash on confirm), invalid (conntrack\n"
         "judged the packet invalid), rule (a netfilter rule or verdict, not conntrack), unknown.\n"
         "Examples:\n"
@@ -190,25 +182,22 @@ void add_drops_command(CLI::App& app, Invocation& inv) {
 }
 
 // `watch`: the daemon.
-void add_watch_command(CLI::App& app, Invocation& inv) {
-    auto* watch = app.add_subcommand(
-        "watch",
-        "The daemon: module loads, drops, conntrack activation and pressure together, with metrics and a journal");
-    add_tracing_options(*watch, inv.options, false);
-    add_drop_options(*watch, inv.drops,
+void add_watch_options(CLI::App& watch, Invocation& inv) {
+    add_tracing_options(watch, inv.options, false);
+    add_drop_options(watch, inv.drops,
                      "Seconds between samples of drop counts, table fill and creators (default 1)");
     WatchOptions& w = inv.watch;
-    watch->add_option("--threshold", w.threshold_percent,
-                      "Emit ct_pressure when a namespace's table is this full, in percent (default 90)")
+    watch.add_option("--threshold", w.threshold_percent,
+                     "Emit ct_pressure when a namespace's table is this full, in percent (default 90)")
         ->check(number_from(1, 100))
         ->type_name("PERCENT");
-    watch->add_option("--metrics", w.metrics,
-                      "Serve Prometheus metrics at http://HOST:PORT/metrics (':PORT' listens on all IPv4 addresses)")
+    watch.add_option("--metrics", w.metrics,
+                     "Serve Prometheus metrics at http://HOST:PORT/metrics (':PORT' listens on all IPv4 addresses)")
         ->type_name("HOST:PORT");
-    watch->add_option("--journal", w.journal,
-                      "Append every event as a JSON line to FILE (rotated by size; reopened on SIGHUP)")
+    watch.add_option("--journal", w.journal,
+                     "Append every event as a JSON line to FILE (rotated by size; reopened on SIGHUP)")
         ->type_name("FILE");
-    watch->add_option_function<std::string>(
+    watch.add_option_function<std::string>(
              "--journal-max-size",
              [&w](const std::string& v) {
                  auto n = parse_size(v);
@@ -217,21 +206,21 @@ void add_watch_command(CLI::App& app, Invocation& inv) {
              },
              "Rotate the journal before it grows beyond this (bytes, or with K/M/G; default 64M)")
         ->type_name("SIZE");
-    watch->add_option("--journal-keep", w.journal_keep, "Rotated journal files kept: FILE.1 .. FILE.N (default 5)")
+    watch.add_option("--journal-keep", w.journal_keep, "Rotated journal files kept: FILE.1 .. FILE.N (default 5)")
         ->check(CLI::Range(0u, 1000u).description(""))
         ->type_name("N");
-    watch->add_option("--journal-fsync", w.journal_fsync_s, "fsync the journal at most every SECONDS (default 1)")
+    watch.add_option("--journal-fsync", w.journal_fsync_s, "fsync the journal at most every SECONDS (default 1)")
         ->check(positive_seconds)
         ->type_name("SECONDS");
-    watch->add_option("--window", w.window_s,
-                      "Creators are ranked over the last one to two windows of SECONDS (default 300)")
+    watch.add_option("--window", w.window_s,
+                     "Creators are ranked over the last one to two windows of SECONDS (default 300)")
         ->check(positive_seconds)
         ->type_name("SECONDS");
-    watch->add_flag("--bpf-stats", w.bpf_stats,
-                    "Enable the kernel's BPF run-time statistics while running, for the per-program metrics");
-    watch->add_flag("-q,--quiet", w.quiet,
-                    "Print nothing on stdout, no events and no summary (journal and metrics only)");
-    watch->footer(
+    watch.add_flag("--bpf-stats", w.bpf_stats,
+                   "Enable the kernel's BPF run-time statistics while running, for the per-program metrics");
+    watch.add_flag("-q,--quiet", w.quiet,
+                   "Print nothing on stdout, no events and no summary (journal and metrics only)");
+    watch.footer(
         "Events: module_request/module_load/... (as `modules`), ct_drop (as `drops`), ct_activate (conntrack\n"
         "became active in a namespace: the process and the rules behind it), ct_pressure (a table reached\n"
         "--threshold: its fill and the top creators of entries), ct_tracking (creators are counted in a\n"
@@ -245,27 +234,25 @@ void add_watch_command(CLI::App& app, Invocation& inv) {
 }
 
 // `why`: what holds a module and how to be rid of it.
-void add_why_command(CLI::App& app, Invocation& inv) {
-    auto* why = app.add_subcommand(
-        "why", "Explain why a module (nf_conntrack) is loaded or active, and how to get rid of it safely");
-    add_output_options(*why, inv.options);
-    why->add_option("MODULE", inv.why.module, "The module to explain, e.g. nf_conntrack")
+void add_why_options(CLI::App& why, Invocation& inv) {
+    add_output_options(why, inv.options);
+    why.add_option("MODULE", inv.why.module, "The module to explain, e.g. nf_conntrack")
         ->required()
         ->check(CLI::Validator(
             [](const std::string& m) {
                 if (m.empty() || m.size() > 55 || m.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_-") !=
                                                       std::string::npos)
-                    return std::string("not a module name");
+                   return std::string("not a module name");
                 return std::string();
             },
             "", ""));
-    why->add_option("--journal", inv.why.journal,
-                    "A `watch --journal` file (its rotated FILE.N too): how the modules were loaded and where conntrack "
-                    "was switched on, and by whom. Default: /var/log/nfsleuth/events.jsonl when it exists (the "
-                    "packaged daemon's)")
+    why.add_option("--journal", inv.why.journal,
+                   "A `watch --journal` file (its rotated FILE.N too): how the modules were loaded and where conntrack "
+                   "was switched on, and by whom. Default: /var/log/nfsleuth/events.jsonl when it exists (the "
+                   "packaged daemon's)")
         ->check(CLI::ExistingFile.description(""))
         ->type_name("FILE");
-    why->footer(
+    why.footer(
         "Reports what holds the module (holders and reference counts), the rules in each network namespace that\n"
         "need conntrack (nftables, iptables-nft, iptables-legacy), how it was loaded and where conntrack was\n"
         "switched on and by whom (from a journal), and what to do in order: the rules to remove, the unload\n"
@@ -306,11 +293,21 @@ ParseOutcome parse_command_line(int argc, const char* const* argv, std::ostream&
         "Run 'nfsleuth COMMAND --help' for a command's options. Start with 'nfsleuth doctor'.");
 
     Invocation inv;
-    add_doctor_command(app, inv);
-    add_modules_command(app, inv);
-    add_drops_command(app, inv);
-    add_watch_command(app, inv);
-    add_why_command(app, inv);
+    add_doctor_options(*app.add_subcommand("doctor", "Probe what this kernel offers (BTF, attach types, modules, "
+                                                     "conntrack) and which backend each hook would use"),
+                       inv);
+    add_modules_options(*app.add_subcommand("modules", "Trace kernel module autoloads and loads, attributed to the "
+                                                       "process that caused them"),
+                        inv);
+    add_drops_options(*app.add_subcommand("drops", "Trace every packet conntrack drops (table full, clash, invalid) "
+                                                   "or a rule drops, per flow"),
+                      inv);
+    add_watch_options(*app.add_subcommand("watch", "The daemon: module loads, drops, conntrack activation and "
+                                                   "pressure together, with metrics and a journal"),
+                      inv);
+    add_why_options(*app.add_subcommand("why", "Explain why a module (nf_conntrack) is loaded or active, and how to "
+                                               "get rid of it safely"),
+                    inv);
 
     std::string names;
     bool known = false;

@@ -106,12 +106,7 @@ std::vector<int> daemon_capabilities(bool follows_conntrack_module) {
 }
 
 ojson broker_lost_event(const std::string& ts, pid_t pid, const std::string& reason) {
-    ojson j;
-    j["type"] = "netns_broker_lost";
-    j["ts"] = ts;
-    j["pid"] = pid;
-    j["reason"] = reason;
-    return j;
+    return {{"type", "netns_broker_lost"}, {"ts", ts}, {"pid", pid}, {"reason", reason}};
 }
 
 // Holds kernel.bpf_stats_enabled on while open (the kernel counts the

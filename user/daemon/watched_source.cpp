@@ -96,15 +96,8 @@ void WatchedDrops::finish() {
 }
 
 ojson WatchedDrops::summarize(std::vector<std::string>& lines) {
-    auto fill = namespace_fill(summary_.namespaces(), source_.start_drops(), netns_);
-    DropAccounting d = source_.accounting();
-    auto netns_name = [this](uint32_t inode) { return source_.enricher().netns_name(inode); };
-    ojson j = summary_.to_json(fill, d);
-    j["malformed_records"] = source_.malformed();
+    ojson j = drops_summary(summary_, source_, netns_, lines);
     j["folded"] = folded();
-    j["kernel_agreement"] = agreement_json(source_.agreement(), netns_name);
-    for (auto& line : summary_.human_lines(fill, d)) lines.push_back(std::move(line));
-    for (auto& line : agreement_lines(source_.agreement(), netns_name)) lines.push_back(std::move(line));
     return j;
 }
 
@@ -174,7 +167,8 @@ ojson WatchedCreations::summarize(std::vector<std::string>& lines) {
 // --- modules -------------------------------------------------------------------
 
 WatchedModules::WatchedModules(const CommonOptions& options, KernelProbe& probe, DaemonOutput& out,
-                               MetricsRegistry& metrics) {
+                               MetricsRegistry& metrics)
+    : OptionalWatchedSource("modules") {
     if (!KernelProbe::modules_supported()) return;
     source_ = std::make_unique<ModuleSource>(options, probe, [this, &out, &metrics](const ModuleRecord& r) {
         summary_.add(r);
@@ -193,32 +187,12 @@ std::string WatchedModules::banner() const {
     return "module events: " + source_->hooks().describe() + not_traced_clauses(source_->hooks().outcomes());
 }
 
-std::vector<HookOutcome> WatchedModules::hook_outcomes() const {
-    return source_ ? source_->hooks().outcomes() : std::vector<HookOutcome>{};
-}
-
-std::vector<bpf_program*> WatchedModules::programs() const {
-    return source_ ? source_->hooks().programs() : std::vector<bpf_program*>{};
-}
-
-std::optional<SourceAccounting> WatchedModules::accounting() const {
-    if (!source_) return std::nullopt;
-    ModuleAccounting m = source_->accounting();
-    return SourceAccounting{"modules", m.seen, m.delivered, {{"ring_buffer_full", m.lost}, {"malformed", m.malformed}}};
-}
-
 void WatchedModules::start(EventLoop& loop, const std::function<void()>& flush) {
     if (!source_) return;
     loop.watch(source_->epoll_fd(), [this, flush] {
         source_->drain();
         flush();
     });
-}
-
-void WatchedModules::finish() {
-    if (!source_) return;
-    source_->detach();
-    source_->drain();
 }
 
 ojson WatchedModules::summarize(std::vector<std::string>& lines) {
@@ -231,7 +205,8 @@ ojson WatchedModules::summarize(std::vector<std::string>& lines) {
 // --- activations ---------------------------------------------------------------
 
 WatchedActivations::WatchedActivations(const CommonOptions& options, KernelProbe& probe, BrokerClient& netns,
-                                       DaemonOutput& out, MetricsRegistry& metrics) {
+                                       DaemonOutput& out, MetricsRegistry& metrics)
+    : OptionalWatchedSource("activations") {
     try {
         source_ = std::make_unique<ActivationSource>(options, probe, [&out, &metrics](const ActivationRecord& r) {
             metrics.add("nfsleuth_conntrack_activations_total", {to_string(r.family), r.event.proc.comm});
@@ -249,20 +224,6 @@ std::string WatchedActivations::banner() const {
     return "ct activations: " + source_->method() + not_traced_clauses(source_->hooks().outcomes());
 }
 
-std::vector<HookOutcome> WatchedActivations::hook_outcomes() const {
-    return source_ ? source_->hooks().outcomes() : given_up_;
-}
-
-std::vector<bpf_program*> WatchedActivations::programs() const {
-    return source_ ? source_->hooks().programs() : std::vector<bpf_program*>{};
-}
-
-std::optional<SourceAccounting> WatchedActivations::accounting() const {
-    if (!source_) return std::nullopt;
-    ActivationAccounting a = source_->accounting();
-    return SourceAccounting{"activations", a.seen, a.delivered, {{"ring_buffer_full", a.lost}, {"malformed", a.malformed}}};
-}
-
 void WatchedActivations::start(EventLoop& loop, const std::function<void()>& flush) {
     if (!source_) return;
     loop.watch(source_->epoll_fd(), [this] { source_->drain(); });
@@ -270,13 +231,6 @@ void WatchedActivations::start(EventLoop& loop, const std::function<void()>& flu
         source_->complete();
         flush();
     });
-}
-
-void WatchedActivations::finish() {
-    if (!source_) return;
-    source_->detach();
-    source_->drain();
-    source_->complete(true);
 }
 
 ojson WatchedActivations::summarize(std::vector<std::string>& lines) {

@@ -95,45 +95,70 @@ private:
     DropSource source_;
 };
 
+// A tracer some kernels cannot run: its source when it runs, else the hooks
+// it gave up.
+template <class Source>
+class OptionalWatchedSource : public WatchedSource {
+public:
+    explicit OptionalWatchedSource(const char* key) : key_(key) {}
+    const char* summary_key() const override { return key_; }
+    void finish() override {
+        if (!source_) return;
+        source_->detach();
+        source_->drain();
+        deliver_rest();
+    }
+    std::vector<HookOutcome> hook_outcomes() const override {
+        return source_ ? source_->hooks().outcomes() : given_up_;
+    }
+    std::vector<bpf_program*> programs() const override {
+        return source_ ? source_->hooks().programs() : std::vector<bpf_program*>{};
+    }
+    // Ring-buffer sources: events lost when it was full, or malformed.
+    std::optional<SourceAccounting> accounting() const override {
+        if (!source_) return std::nullopt;
+        auto a = source_->accounting();
+        return SourceAccounting{summary_key(), a.seen, a.delivered, {{"ring_buffer_full", a.lost}, {"malformed", a.malformed}}};
+    }
+
+protected:
+    // After the last drain: hands out what the source still holds back.
+    virtual void deliver_rest() {}
+
+    std::unique_ptr<Source> source_;
+    std::vector<HookOutcome> given_up_;
+
+private:
+    const char* key_;  // in the summary, and the accounting's source label
+};
+
 // Who loads kernel modules; absent on a kernel without loadable modules.
-class WatchedModules : public WatchedSource {
+class WatchedModules : public OptionalWatchedSource<ModuleSource> {
 public:
     WatchedModules(const CommonOptions& options, KernelProbe& probe, DaemonOutput& out, MetricsRegistry& metrics);
 
     std::string banner() const override;
-    std::vector<HookOutcome> hook_outcomes() const override;
-    std::vector<bpf_program*> programs() const override;
-    std::optional<SourceAccounting> accounting() const override;
     void start(EventLoop& loop, const std::function<void()>& flush) override;
-    void finish() override;
-    const char* summary_key() const override { return "modules"; }
     nlohmann::ordered_json summarize(std::vector<std::string>& lines) override;
 
 private:
     ModuleSummary summary_;
-    std::unique_ptr<ModuleSource> source_;
 };
 
 // Who turns conntrack on in a namespace; absent where the kernel offers no
 // way to see it (its hooks then reported as given up).
-class WatchedActivations : public WatchedSource {
+class WatchedActivations : public OptionalWatchedSource<ActivationSource> {
 public:
     WatchedActivations(const CommonOptions& options, KernelProbe& probe, BrokerClient& netns, DaemonOutput& out,
                        MetricsRegistry& metrics);
 
     std::string banner() const override;
-    std::vector<HookOutcome> hook_outcomes() const override;
-    std::vector<bpf_program*> programs() const override;
-    std::optional<SourceAccounting> accounting() const override;
     void start(EventLoop& loop, const std::function<void()>& flush) override;
-    void finish() override;
-    const char* summary_key() const override { return "activations"; }
     nlohmann::ordered_json summarize(std::vector<std::string>& lines) override;
 
 private:
-    std::unique_ptr<ActivationSource> source_;
-    std::string unsupported_;            // why there is no source
-    std::vector<HookOutcome> given_up_;  // its hooks, then
+    void deliver_rest() override { source_->complete(true); }
+    std::string unsupported_;  // why there is no source
 };
 
 // Who creates conntrack entries, counted only while a namespace's table is

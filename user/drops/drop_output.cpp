@@ -65,23 +65,22 @@ ojson to_json(const DropRecord& r, const DropContext& c) {
 }
 
 ojson drop_causes_event(const std::string& ts, const std::string& backend, const std::string& message) {
-    ojson j;
-    j["type"] = "drop_causes";
-    j["ts"] = ts;
-    j["backend"] = backend;
-    j["message"] = message;
-    return j;
+    return {{"type", "drop_causes"}, {"ts", ts}, {"backend", backend}, {"message", message}};
+}
+
+bool matches_filter(const CommonOptions& o, const DropRecord& r) {
+    if (o.pid && r.origin.pid != o.pid) return false;
+    if (o.comm && (!r.origin.pid || r.origin.comm != *o.comm)) return false;
+    return true;
 }
 
 ojson evictions_event(const std::string& ts, const EvictionNaming& change) {
-    ojson j;
-    j["type"] = "ct_evictions";
-    j["ts"] = ts;
-    j["named"] = change.named;
-    j["arm_at_percent"] = change.arm_at_percent;
-    j["disarm_below_percent"] = change.disarm_below_percent;
-    j["message"] = change.message;
-    return j;
+    return {{"type", "ct_evictions"},
+            {"ts", ts},
+            {"named", change.named},
+            {"arm_at_percent", change.arm_at_percent},
+            {"disarm_below_percent", change.disarm_below_percent},
+            {"message", change.message}};
 }
 
 std::string to_human_line(const DropRecord& r, const DropContext& c) {

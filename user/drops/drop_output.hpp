@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/cli.hpp"
 #include "drops/drop_aggregator.hpp"
 
 namespace nfsleuth {
@@ -22,6 +23,8 @@ struct DropContext {
 };
 
 nlohmann::ordered_json to_json(const DropRecord& r, const DropContext& c);
+// --pid and --comm: a drop whose sending process is that one.
+bool matches_filter(const CommonOptions& o, const DropRecord& r);
 // A change in how drop causes are known (conntrack's hooks attached or
 // detached as the nf_conntrack module comes and goes).
 nlohmann::ordered_json drop_causes_event(const std::string& ts, const std::string& backend, const std::string& message);

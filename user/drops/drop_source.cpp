@@ -10,6 +10,7 @@
 #include <set>
 
 #include "conntrack/ct_stat.hpp"
+#include "drops/agreement_output.hpp"
 #include "drops.skel.h"
 #include "kernel/kallsyms.hpp"
 #include "kernel/netns.hpp"
@@ -347,6 +348,19 @@ void DropSource::emit(const DropRecord& r) {
         c.cgroup = enrich_.cgroup(r.origin.cgroup_id);
     }
     sink_(r, c);
+}
+
+nlohmann::ordered_json drops_summary(const DropSummary& summary, DropSource& source, NetnsAccess& netns,
+                                     std::vector<std::string>& lines) {
+    auto fill = namespace_fill(summary.namespaces(), source.start_drops(), netns);
+    const DropAccounting acc = source.accounting();
+    auto netns_name = [&source](uint32_t inode) { return source.enricher().netns_name(inode); };
+    nlohmann::ordered_json j = summary.to_json(fill, acc);
+    j["malformed_records"] = source.malformed();
+    j["kernel_agreement"] = agreement_json(source.agreement(), netns_name);
+    for (auto& line : summary.human_lines(fill, acc)) lines.push_back(std::move(line));
+    for (auto& line : agreement_lines(source.agreement(), netns_name)) lines.push_back(std::move(line));
+    return j;
 }
 
 std::map<uint32_t, NetnsFill> namespace_fill(const std::vector<uint32_t>& wanted,

@@ -102,6 +102,12 @@ private:
     void emit(const DropRecord& r);
 };
 
+// The drop part of an exit summary, the same for `drops` and `watch`: what
+// was reported, the accounting, and the agreement with the kernel's
+// counters; `lines` gets its human form.
+nlohmann::ordered_json drops_summary(const DropSummary& summary, DropSource& source, NetnsAccess& netns,
+                                     std::vector<std::string>& lines);
+
 // Fill and kernel drop count of the given namespaces (entered once each).
 std::map<uint32_t, NetnsFill> namespace_fill(const std::vector<uint32_t>& wanted,
                                              const std::map<uint64_t, uint64_t>& start_drops,

@@ -17,16 +17,6 @@
 
 namespace nfsleuth {
 
-namespace {
-
-bool matches_filter(const CommonOptions& o, const DropRecord& r) {
-    if (o.pid && r.origin.pid != o.pid) return false;
-    if (o.comm && (!r.origin.pid || r.origin.comm != *o.comm)) return false;
-    return true;
-}
-
-}  // namespace
-
 ExitCode run_drops(const CommonOptions& options, const DropOptions& drop_options) {
     // Before anything slow: a signal during loading ends the run cleanly once
     // the loop starts, and SIGHUP never kills.
@@ -46,17 +36,14 @@ ExitCode run_drops(const CommonOptions& options, const DropOptions& drop_options
 
     auto netns_name = [&](uint32_t inode) { return source.enricher().netns_name(inode); };
     auto print_summary = [&] {
-        auto fill = namespace_fill(summary.namespaces(), source.start_drops());
+        std::vector<std::string> lines;
+        auto j = drops_summary(summary, source, in_process_netns(), lines);
         if (options.json) {
-            auto j = summary.to_json(fill, source.accounting());
-            j["malformed_records"] = source.malformed();
             j["not_traced"] = not_traced_json(source.hook_outcomes());
-            j["kernel_agreement"] = agreement_json(source.agreement(), netns_name);
             std::cout << json_line(j) << '\n';
         } else {
-            for (const auto& line : summary.human_lines(fill, source.accounting())) std::cout << line << '\n';
-            for (const auto& line : not_traced_lines(source.hook_outcomes())) std::cout << line << '\n';
-            for (const auto& line : agreement_lines(source.agreement(), netns_name)) std::cout << line << '\n';
+            for (const auto& line : not_traced_lines(source.hook_outcomes())) lines.push_back(line);
+            for (const auto& line : lines) std::cout << line << '\n';
         }
     };
     // Every interval and at the end: the kernel's counters against ours.

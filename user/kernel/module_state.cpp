@@ -8,8 +8,6 @@
 
 namespace nfsleuth {
 
-namespace fs = std::filesystem;
-
 const char* to_string(ModuleState s) {
     switch (s) {
         case ModuleState::absent: return "absent";
@@ -21,8 +19,9 @@ const char* to_string(ModuleState s) {
 
 ModuleState module_state(const std::string& name, const std::string& evidence) {
     std::error_code ec;
-    if (fs::exists("/sys/module/" + name + "/initstate", ec)) return ModuleState::loaded;
-    if (fs::exists("/sys/module/" + name, ec) || fs::exists(evidence, ec)) return ModuleState::builtin;
+    if (std::filesystem::exists("/sys/module/" + name + "/initstate", ec)) return ModuleState::loaded;
+    if (std::filesystem::exists("/sys/module/" + name, ec) || std::filesystem::exists(evidence, ec))
+        return ModuleState::builtin;
     return ModuleState::absent;
 }
 

@@ -98,6 +98,13 @@ void ModuleSummary::add(const ModuleRecord& r) {
     if (root) root->loaded.push_back(ev.module);
 }
 
+bool matches_filter(const CommonOptions& o, const ModuleRecord& r) {
+    const Process& p = r.event.proc;
+    if (o.pid && p.pid != *o.pid && !(r.trigger && r.trigger->pid == *o.pid)) return false;
+    if (o.comm && p.comm != *o.comm && !(r.trigger && r.trigger->comm == *o.comm)) return false;
+    return true;
+}
+
 std::vector<std::string> ModuleSummary::human_lines() const {
     std::vector<std::string> lines;
     for (const auto& root : roots_) {

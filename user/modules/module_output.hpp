@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/cli.hpp"
 #include "modules/module_correlator.hpp"
 #include "modules/module_event.hpp"
 
@@ -24,6 +25,8 @@ struct ModuleRecord {
 };
 
 nlohmann::ordered_json to_json(const ModuleRecord& r);
+// --pid and --comm: an event of that process, or one it triggered.
+bool matches_filter(const CommonOptions& o, const ModuleRecord& r);
 std::string to_human_line(const ModuleRecord& r);
 
 struct ModuleAccounting {

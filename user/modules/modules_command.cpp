@@ -13,17 +13,6 @@
 
 namespace nfsleuth {
 
-namespace {
-
-bool matches_filter(const CommonOptions& o, const ModuleRecord& r) {
-    const Process& p = r.event.proc;
-    if (o.pid && p.pid != *o.pid && !(r.trigger && r.trigger->pid == *o.pid)) return false;
-    if (o.comm && p.comm != *o.comm && !(r.trigger && r.trigger->comm == *o.comm)) return false;
-    return true;
-}
-
-}  // namespace
-
 ExitCode run_modules(const CommonOptions& options) {
     // Before anything slow: a signal during loading ends the run cleanly once
     // the loop starts, and SIGHUP never kills.

@@ -7,22 +7,12 @@
 
 #include "daemon/metrics.hpp"
 #include "daemon/watched_source.hpp"
+#include "hook_outcome_builders.hpp"
 
 using namespace nfsleuth;
+using nfsleuth_test::outcome;
 
 namespace {
-
-HookOutcome outcome(const std::string& hook, std::optional<Flavor> flavor, bool traced,
-                    std::optional<HookStage> failed_at = std::nullopt, const std::string& reason = "") {
-    HookOutcome o;
-    o.hook = hook;
-    o.purpose = "purpose of " + hook;
-    if (flavor) o.chosen = AttachCandidate{*flavor, hook + "_target", {hook + "_prog"}};
-    o.traced = traced;
-    o.failed_at = failed_at;
-    o.reason = reason;
-    return o;
-}
 
 TEST(WatchedSource, HookGaugeSamplesCarryTheMethodAndWhetherItIsAttached) {
     std::vector<HookOutcome> outcomes = {

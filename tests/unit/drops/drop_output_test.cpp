@@ -140,6 +140,25 @@ const std::vector<std::string> kRecordKeys = {
 
 }  // namespace
 
+// --- matches_filter ------------------------------------------------------------------
+
+TEST(DropFilter, PidAndCommSelectTheSendingProcess) {
+    CommonOptions o;
+    EXPECT_TRUE(matches_filter(o, local_table_full()));
+    EXPECT_TRUE(matches_filter(o, forwarded_table_full())) << "no filter: every drop";
+    o.pid = 1234;
+    EXPECT_TRUE(matches_filter(o, local_table_full()));
+    EXPECT_FALSE(matches_filter(o, forwarded_table_full())) << "a drop without a process has no pid";
+    o.pid = 99;
+    EXPECT_FALSE(matches_filter(o, local_table_full()));
+    o.pid.reset();
+    o.comm = "curl";
+    EXPECT_TRUE(matches_filter(o, local_table_full()));
+    EXPECT_FALSE(matches_filter(o, forwarded_table_full()));
+    o.comm = "wget";
+    EXPECT_FALSE(matches_filter(o, local_table_full()));
+}
+
 // --- to_json ----------------------------------------------------------------------
 
 TEST(EvictionsEvent, SaysWhetherEvictedEntriesAreNamedAndFromWhichFill) {

@@ -16,8 +16,10 @@
 #include "kernel/hooks.hpp"
 #include "modules.skel.h"
 #include "probe.skel.h"
+#include "hook_outcome_builders.hpp"
 
 using namespace nfsleuth;
+using nfsleuth_test::outcome;
 
 namespace {
 
@@ -42,18 +44,6 @@ std::map<std::string, int> refused_map(const LoadRetryPlan& plan) {
     std::map<std::string, int> out;
     for (const auto& [hook, err] : plan.refused()) out[hook] = err;
     return out;
-}
-
-HookOutcome outcome(const std::string& hook, std::optional<Flavor> flavor, bool traced,
-                    std::optional<HookStage> failed_at = std::nullopt, const std::string& reason = "") {
-    HookOutcome o;
-    o.hook = hook;
-    o.purpose = "purpose of " + hook;
-    if (flavor) o.chosen = AttachCandidate{*flavor, hook + "_target", {hook + "_prog"}};
-    o.traced = traced;
-    o.failed_at = failed_at;
-    o.reason = reason;
-    return o;
 }
 
 }  // namespace

@@ -271,6 +271,28 @@ TEST(ModuleHumanLine, HostileStringsAreEscapedAndTriggerIsShown) {
     EXPECT_NE(line.find(" trigger=tr\\x1bigger[1234] requested=req\\nuested"), std::string::npos) << line;
 }
 
+// --- matches_filter -----------------------------------------------------------------
+
+TEST(ModuleFilter, PidAndCommSelectTheProcessOrWhatItTriggered) {
+    auto records = correlate(iptables_nat_autoload());
+    const ModuleRecord& request_by_iptables = records.front();
+    const ModuleRecord& load_by_modprobe = records.back();
+    ASSERT_TRUE(load_by_modprobe.trigger) << "the load is correlated to its request";
+    CommonOptions o;
+    o.pid = request_by_iptables.event.proc.pid;
+    EXPECT_TRUE(matches_filter(o, request_by_iptables));
+    EXPECT_TRUE(matches_filter(o, load_by_modprobe)) << "modprobe's load was triggered by the process";
+    o.pid = load_by_modprobe.event.proc.pid;
+    EXPECT_FALSE(matches_filter(o, request_by_iptables));
+    EXPECT_TRUE(matches_filter(o, load_by_modprobe));
+    o.pid.reset();
+    o.comm = request_by_iptables.event.proc.comm;
+    EXPECT_TRUE(matches_filter(o, load_by_modprobe));
+    o.comm = "sshd";
+    EXPECT_FALSE(matches_filter(o, request_by_iptables));
+    EXPECT_FALSE(matches_filter(o, load_by_modprobe));
+}
+
 // --- ModuleSummary ----------------------------------------------------------------
 
 const char* const kIptablesSummary =
