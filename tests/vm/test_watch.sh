@@ -5,7 +5,8 @@
 # counted at allocation (fentry, then kprobe) instead of from netlink, and
 # module events are traced alongside. Then the host's arming scenario on
 # both: the allocation hook and nf_ct_delete attached only while a table is
-# at least half full.
+# at least half full. The third argument narrows the backends (default:
+# fentry and kprobe).
 source "$(dirname "$0")/../lib.sh"
 require_root
 host_tests=$(cd "$(dirname "$0")/../host" && pwd)
@@ -18,7 +19,7 @@ run_host_test() { # test backend
   DROPS_BACKEND=$2 bash "$host_tests/$1.sh" "$NFSLEUTH" "$TRAFFIC" >"$log" 2>&1 || { cat "$log"; fail "$1 with --backend $2"; }
   cat "$log"
 }
-for backend in fentry kprobe; do
+for backend in ${3:-fentry kprobe}; do
   run_host_test test_watch "$backend"
   # kprobe: "allocation (kprobe, while nf_conntrack is loaded)", following the module.
   grep -Eq "creations: allocation \($backend[,)]" "$WORK/test_watch-$backend.log" || fail "creations counted at allocation with $backend"

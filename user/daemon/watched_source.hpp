@@ -136,6 +136,8 @@ private:
 class WatchedModules : public OptionalWatchedSource<ModuleSource> {
 public:
     WatchedModules(const CommonOptions& options, KernelProbe& probe, DaemonOutput& out, MetricsRegistry& metrics);
+    // The source (in the base) goes first: its sink fills summary_.
+    ~WatchedModules() override { source_.reset(); }
 
     std::string banner() const override;
     void start(EventLoop& loop, const std::function<void()>& flush) override;
