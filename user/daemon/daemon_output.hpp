@@ -28,7 +28,6 @@ public:
     // SIGHUP: the journal reopened after an outside rotation.
     void reopen();
 
-    bool json() const { return json_; }
     const Journal* journal() const { return journal_.get(); }
 
 private:

@@ -11,8 +11,7 @@ namespace nfsleuth {
 
 TableSampler::TableSampler(const WatchOptions& watch, DropSource& drops, WatchedCreations& creations,
                            NetnsAccess& netns, EventLoop& loop, DaemonOutput& out, MetricsRegistry& metrics)
-    : threshold_percent_(watch.threshold_percent),
-      window_(static_cast<int64_t>(watch.window_s * 1000)),
+    : window_(static_cast<int64_t>(watch.window_s * 1000)),
       drops_(drops),
       creations_(creations),
       netns_(netns),
@@ -60,8 +59,8 @@ void TableSampler::sample() {
         auto top = creators_.top(change.sample.netns, 5);
         if (change.state == PressureChange::State::high)
             metrics_.add("nfsleuth_conntrack_pressure_events_total", {change.sample.name});
-        out_.emit(to_json(change, top, threshold_percent_, ts, creations.method()),
-                  to_human_line(change, top, threshold_percent_, ts));
+        out_.emit(to_json(change, top, pressure_.threshold(), ts, creations.method()),
+                  to_human_line(change, top, pressure_.threshold(), ts));
     }
 }
 

@@ -36,7 +36,6 @@ private:
     void check_kernel(const std::vector<NetnsInfo>& namespaces);
     void take_creations();
 
-    double threshold_percent_;
     std::chrono::milliseconds window_;
     DropSource& drops_;
     WatchedCreations& creations_;

@@ -141,23 +141,6 @@ void publish_bpf_stats(const std::vector<WatchedSource*>& sources, MetricsRegist
     }
 }
 
-// Each source's hooks and accounting, set again every interval so that the
-// series stay fresh.
-void publish_accounting(const std::vector<WatchedSource*>& sources, MetricsRegistry& metrics) {
-    std::vector<HookOutcome> hooks;
-    for (const WatchedSource* source : sources) {
-        auto more = source->hook_outcomes();
-        hooks.insert(hooks.end(), more.begin(), more.end());
-        auto acc = source->accounting();
-        if (!acc) continue;
-        metrics.set_counter("nfsleuth_events_seen_total", {acc->source}, static_cast<double>(acc->seen));
-        metrics.set_counter("nfsleuth_events_delivered_total", {acc->source}, static_cast<double>(acc->delivered));
-        for (const auto& [reason, count] : acc->lost)
-            metrics.set_counter("nfsleuth_events_lost_total", {acc->source, reason}, static_cast<double>(count));
-    }
-    metrics.replace_gauges("nfsleuth_hook_attached", hook_attached_samples(hooks));
-}
-
 std::vector<HookOutcome> all_hook_outcomes(const std::vector<WatchedSource*>& sources) {
     std::vector<HookOutcome> all;
     for (const WatchedSource* source : sources) {
@@ -165,6 +148,20 @@ std::vector<HookOutcome> all_hook_outcomes(const std::vector<WatchedSource*>& so
         all.insert(all.end(), more.begin(), more.end());
     }
     return all;
+}
+
+// Each source's hooks and accounting, set again every interval so that the
+// series stay fresh.
+void publish_accounting(const std::vector<WatchedSource*>& sources, MetricsRegistry& metrics) {
+    for (const WatchedSource* source : sources) {
+        auto acc = source->accounting();
+        if (!acc) continue;
+        metrics.set_counter("nfsleuth_events_seen_total", {acc->source}, static_cast<double>(acc->seen));
+        metrics.set_counter("nfsleuth_events_delivered_total", {acc->source}, static_cast<double>(acc->delivered));
+        for (const auto& [reason, count] : acc->lost)
+            metrics.set_counter("nfsleuth_events_lost_total", {acc->source, reason}, static_cast<double>(count));
+    }
+    metrics.replace_gauges("nfsleuth_hook_attached", hook_attached_samples(all_hook_outcomes(sources)));
 }
 
 // The netns broker cannot be started again without the privileges given
@@ -275,7 +272,8 @@ ExitCode run_watch(const CommonOptions& options, const DropOptions& drop_options
     ojson summary = {{"type", "summary"}, {"command", "watch"}};
     std::vector<std::string> lines = {""};
     for (WatchedSource* source : sources) summary[source->summary_key()] = source->summarize(lines);
-    summary["not_traced"] = not_traced_json(all_hook_outcomes(sources));
+    const std::vector<HookOutcome> hooks = all_hook_outcomes(sources);
+    summary["not_traced"] = not_traced_json(hooks);
     if (const Journal* journal = out.journal()) {
         const JournalStats& js = journal->stats();
         summary["journal"] = {{"path", journal->path()}, {"lines", js.lines}, {"rotations", js.rotations},
@@ -283,7 +281,7 @@ ExitCode run_watch(const CommonOptions& options, const DropOptions& drop_options
         lines.push_back("Journal " + journal->path() + ": " + std::to_string(js.lines) + " lines, " +
                         std::to_string(js.rotations) + " rotations, " + std::to_string(js.lines_lost) + " lost");
     }
-    for (auto& line : not_traced_lines(all_hook_outcomes(sources))) lines.push_back(std::move(line));
+    for (auto& line : not_traced_lines(hooks)) lines.push_back(std::move(line));
     std::string human;
     for (std::size_t i = 0; i < lines.size(); ++i) human += (i ? "\n" : "") + lines[i];
     // --quiet: the summary is an event too (journal and metrics only).

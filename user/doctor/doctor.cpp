@@ -31,9 +31,6 @@ namespace nfsleuth {
 
 namespace {
 
-constexpr Flavor kAllFlavors[] = {Flavor::fentry, Flavor::fexit,  Flavor::kprobe,    Flavor::kretprobe,
-                                  Flavor::tp_btf, Flavor::raw_tp, Flavor::tracepoint};
-
 // The hooks of every source as the commands get them: the source's real
 // programs loaded and attached, then released. The empty programs say which
 // attach types work; only nfsleuth's own programs show what the kernel
@@ -140,7 +137,6 @@ void collect_hooks(const CommonOptions& options, KernelProbe& probe, DoctorFacts
         f.notes.push_back("the kernel refused nfsleuth's programs for " + h.hook + " (" + h.purpose + ") at " +
                           h.refused->stage + ": " + h.refused->reason + "; " +
                           (h.required ? "commands that need it exit 3" : "commands run without it"));
-        ++f.hooks_refused;
     }
     for (const auto& why : trial.not_started) f.notes.push_back("not tried: " + why);
 }
@@ -162,12 +158,10 @@ void collect_drops(KernelProbe& probe, DoctorFacts& f) {
     if (!drop_hook) {
         // The BTF (the kernel's, or --btf) has no kfree_skb tracepoint.
         f.notes.push_back("netfilter drops cannot be recognised here: the BTF has no kfree_skb tracepoint to attach to");
-        ++f.hooks_refused;
     } else if (!site_known) {
         // Every drop would go unseen: the worst answer, so a finding.
         f.notes.push_back("netfilter drops cannot be recognised here: skb:kfree_skb has no drop reason and "
                           "nf_hook_slow's address is not in /proc/kallsyms (kernel.kptr_restrict=2?)");
-        ++f.hooks_refused;
     }
     f.drops = d;
 }

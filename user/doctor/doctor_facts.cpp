@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include "doctor/doctor_facts.hpp"
 
+#include <algorithm>
 #include <cstdio>
 
 #include "common/text.hpp"
@@ -10,9 +11,6 @@ namespace nfsleuth {
 namespace {
 
 using ojson = nlohmann::ordered_json;
-
-constexpr Flavor kAllFlavors[] = {Flavor::fentry, Flavor::fexit,  Flavor::kprobe,    Flavor::kretprobe,
-                                  Flavor::tp_btf, Flavor::raw_tp, Flavor::tracepoint};
 
 std::string yes_no(bool b) { return b ? "yes" : "no"; }
 
@@ -186,11 +184,16 @@ std::string to_text(const DoctorFacts& f) {
     return out;
 }
 
+int DoctorFacts::hooks_refused() const {
+    int n = static_cast<int>(std::count_if(hooks.begin(), hooks.end(), [](const HookFact& h) { return h.refused; }));
+    return drops && !drops->recognised_by ? n + 1 : n;
+}
+
 ExitCode exit_code(const DoctorFacts& f) {
     if (!f.caps.can_trace()) return ExitCode::privilege;
     // A hook the kernel offers but refuses nfsleuth's programs on is a
     // finding, not a property of the kernel: say so in the exit code.
-    if (f.hooks_refused) return ExitCode::unsupported;
+    if (f.hooks_refused()) return ExitCode::unsupported;
     return f.mismatches.mismatches ? ExitCode::failure : ExitCode::ok;
 }
 

@@ -64,9 +64,11 @@ struct DoctorFacts {
     std::optional<std::string> journal;           // the watch journal read, if any
     MismatchHistory mismatches;
     std::vector<std::string> notes;
-    int hooks_refused = 0;                        // hooks the kernel offers but refuses nfsleuth's programs on
 
     bool backend_works(Backend b) const;
+    // Hooks the kernel offers but refuses nfsleuth's programs on, and the
+    // drop hook when drops cannot be recognised at all.
+    int hooks_refused() const;
 };
 
 nlohmann::ordered_json to_json(const DoctorFacts& facts);

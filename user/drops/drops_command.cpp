@@ -56,7 +56,8 @@ ExitCode run_drops(const CommonOptions& options, const DropOptions& drop_options
         eviction_arming.observe(fill_samples(namespaces));
         if (auto change = tracing ? source.follow_fill(eviction_arming) : std::nullopt) {
             std::cerr << "nfsleuth: " << change->message << std::endl;
-            if (options.json) std::cout << json_line(evictions_event(clock.rfc3339(BootClock::boot_now_ns()), *change)) << '\n';
+            if (options.json)
+                std::cout << json_line(evictions_event(clock.rfc3339(BootClock::boot_now_ns()), *change)) << '\n';
         }
         for (const auto& d : source.check_against_kernel(namespaces)) {
             auto name = netns_name(d.netns);

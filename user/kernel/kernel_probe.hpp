@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 // What the running kernel can do, found by looking and by trying, never by
-// assuming: BTF contents, symbols, tracefs, loadable modules, and whether each BPF attach type really loads and attaches.
+// assuming: BTF contents, symbols, tracefs, loadable modules, and whether
+// each BPF attach type really loads and attaches.
 #pragma once
 #include <map>
 #include <memory>
@@ -15,6 +16,8 @@ namespace nfsleuth {
 
 // The attach flavours nfsleuth knows; each belongs to one backend.
 enum class Flavor { fentry, fexit, kprobe, kretprobe, tp_btf, raw_tp, tracepoint };
+inline constexpr Flavor kAllFlavors[] = {Flavor::fentry, Flavor::fexit,  Flavor::kprobe,    Flavor::kretprobe,
+                                         Flavor::tp_btf, Flavor::raw_tp, Flavor::tracepoint};
 enum class Backend { fentry, kprobe, tracepoint };
 
 const char* to_string(Flavor f);

@@ -95,11 +95,19 @@ TEST(DoctorFacts, RefusedHooksAndMismatchesDecideTheExitCode) {
     EXPECT_NE(to_text(f).find("Kernel counters: DISAGREED 2 time(s) in /var/lib/nfsleuth/journal\n"),
               std::string::npos);
     f.hooks[0].refused = HookFact::Refusal{"load", "invalid argument"};
-    f.hooks_refused = 1;
     EXPECT_EQ(exit_code(f), ExitCode::unsupported) << "a refused hook outranks the journal";
     EXPECT_NE(to_text(f).find("ct_drop              tracepoint (tp_btf:kfree_skb): REFUSED at load: invalid argument"),
               std::string::npos);
     EXPECT_EQ(to_json(f)["hooks"][0]["refused"]["stage"], "load");
+}
+
+TEST(DoctorFacts, DropsNobodyCanRecogniseAreAFinding) {
+    DoctorFacts f = privileged_kprobe_host();
+    EXPECT_EQ(f.hooks_refused(), 0);
+    f.drops->recognised_by = std::nullopt;
+    EXPECT_EQ(f.hooks_refused(), 1);
+    EXPECT_EQ(exit_code(f), ExitCode::unsupported);
+    EXPECT_NE(to_text(f).find("Drops recognised by: NOTHING (see the notes)\n"), std::string::npos);
 }
 
 }  // namespace
