@@ -21,6 +21,8 @@
  *   drops_origin.bpf.h    the hook and the sending process of a first drop
  *   drops_frames.bpf.h    state between conntrack's own calls (evictions,
  *                         helper drops), for the fentry/kprobe programs
+ *   drops_capture.bpf.h   the first bytes of a flow's first dropped packets
+ *                         (--pcap: only in the *_pcap twins of the programs)
  * This file: the kfree_skb entry points and the programs on conntrack's
  * functions.
  */
@@ -36,6 +38,7 @@
 #include "drops_aggregate.bpf.h"
 #include "drops_origin.bpf.h"
 #include "drops_frames.bpf.h"
+#include "drops_capture.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -45,10 +48,13 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 const volatile __u64 nf_hook_slow_start = 0;
 const volatile __u64 nf_hook_slow_end = 0;
 
-static __always_inline int on_netfilter_drop(void *ctx, struct sk_buff *skb, bool typed)
+/* `capture`: a constant at every call, true only in the --pcap twins of
+ * the programs below: the others hold no instruction of the capture. */
+static __always_inline int on_netfilter_drop(void *ctx, struct sk_buff *skb, bool typed, bool capture)
 {
 	struct nfs_drop_key key = {};
 	struct nfs_drop_origin origin;
+	struct nfs_drop_value *counted;
 	struct net_device *in_dev = NFS_FIELD(typed, skb, dev);
 	struct sock *sk = NFS_FIELD(typed, skb, sk);
 	unsigned long nfct = NFS_FIELD(typed, skb, _nfct);
@@ -80,8 +86,12 @@ static __always_inline int on_netfilter_drop(void *ctx, struct sk_buff *skb, boo
 		key.zone = ct_zone_id(ct);
 	key.cause = take_helper_mark(skb) ? NFS_CAUSE_HELPER : classify(net, key.netns_ino, ct != NULL);
 	key.hook = guess_hook(key.cause, iif);
-	if (count_into_aggregate(&key))
+	counted = count_into_aggregate(&key);
+	if (counted) {
+		if (capture)
+			capture_later_drop(skb, typed, &key, counted);
 		return 0;
+	}
 
 	/* Only a flow's first drop gets this far. */
 	__builtin_memset(&origin, 0, sizeof(origin));
@@ -108,6 +118,8 @@ static __always_inline int on_netfilter_drop(void *ctx, struct sk_buff *skb, boo
 		BPF_CORE_READ_STR_INTO(&origin.out_if, out_dev, name);
 	}
 	record_first_drop(&key, &origin);
+	if (capture)
+		capture_first_drop(skb, typed, &key, &origin);
 	return 0;
 }
 
@@ -118,7 +130,8 @@ static __always_inline bool freed_in_nf_hook_slow(void *location)
 	return at >= nf_hook_slow_start && at < nf_hook_slow_end;
 }
 
-static __always_inline int on_kfree_skb(void *ctx, struct sk_buff *skb, void *location, int reason, bool typed)
+static __always_inline int on_kfree_skb(void *ctx, struct sk_buff *skb, void *location, int reason, bool typed,
+					bool capture)
 {
 	/* Drop reasons arrived in 5.17, NETFILTER_DROP among them;
 	 * where the enum lacks it, the call site tells. */
@@ -128,40 +141,65 @@ static __always_inline int on_kfree_skb(void *ctx, struct sk_buff *skb, void *lo
 	} else if (!freed_in_nf_hook_slow(location)) {
 		return 0;
 	}
-	return on_netfilter_drop(ctx, skb, typed);
+	return on_netfilter_drop(ctx, skb, typed, capture);
 }
 
-static __always_inline int on_kfree_skb_at(void *ctx, struct sk_buff *skb, void *location, bool typed)
+static __always_inline int on_kfree_skb_at(void *ctx, struct sk_buff *skb, void *location, bool typed, bool capture)
 {
 	if (!freed_in_nf_hook_slow(location))
 		return 0;
-	return on_netfilter_drop(ctx, skb, typed);
+	return on_netfilter_drop(ctx, skb, typed, capture);
 }
 
 /* The tracepoint's arguments since 5.17: (skb, location, reason). */
 SEC("tp_btf/kfree_skb")
 int BPF_PROG(btf_kfree_skb, struct sk_buff *skb, void *location, enum skb_drop_reason reason)
 {
-	return on_kfree_skb(ctx, skb, location, reason, true);
+	return on_kfree_skb(ctx, skb, location, reason, true, false);
 }
 
 SEC("raw_tp/kfree_skb")
 int BPF_PROG(raw_kfree_skb, struct sk_buff *skb, void *location, int reason)
 {
-	return on_kfree_skb(ctx, skb, location, reason, false);
+	return on_kfree_skb(ctx, skb, location, reason, false, false);
 }
 
 /* Before 5.17: (skb, location). Reading a third argument would be refused. */
 SEC("tp_btf/kfree_skb")
 int BPF_PROG(btf_kfree_skb_at, struct sk_buff *skb, void *location)
 {
-	return on_kfree_skb_at(ctx, skb, location, true);
+	return on_kfree_skb_at(ctx, skb, location, true, false);
 }
 
 SEC("raw_tp/kfree_skb")
 int BPF_PROG(raw_kfree_skb_at, struct sk_buff *skb, void *location)
 {
-	return on_kfree_skb_at(ctx, skb, location, false);
+	return on_kfree_skb_at(ctx, skb, location, false, false);
+}
+
+/* The same four with --pcap: userspace loads these instead. */
+SEC("tp_btf/kfree_skb")
+int BPF_PROG(btf_kfree_skb_pcap, struct sk_buff *skb, void *location, enum skb_drop_reason reason)
+{
+	return on_kfree_skb(ctx, skb, location, reason, true, true);
+}
+
+SEC("raw_tp/kfree_skb")
+int BPF_PROG(raw_kfree_skb_pcap, struct sk_buff *skb, void *location, int reason)
+{
+	return on_kfree_skb(ctx, skb, location, reason, false, true);
+}
+
+SEC("tp_btf/kfree_skb")
+int BPF_PROG(btf_kfree_skb_pcap_at, struct sk_buff *skb, void *location)
+{
+	return on_kfree_skb_at(ctx, skb, location, true, true);
+}
+
+SEC("raw_tp/kfree_skb")
+int BPF_PROG(raw_kfree_skb_pcap_at, struct sk_buff *skb, void *location)
+{
+	return on_kfree_skb_at(ctx, skb, location, false, true);
 }
 
 /* fentry/fexit twins. */

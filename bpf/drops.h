@@ -86,6 +86,8 @@ struct nfs_drop_value {
 	__u64 count;                 /* drops folded in, updated atomically */
 	__u64 first_ns;              /* bpf_ktime_get_boot_ns() */
 	struct nfs_drop_origin origin;
+	__u32 captured;              /* capture records sent for the key (--pcap) */
+	__u32 pad;
 };
 
 /* The ring-buffer record sent at the first drop of a key. */
@@ -93,6 +95,33 @@ struct nfs_drop_event {
 	__u64 ts_boot_ns;
 	struct nfs_drop_key key;
 	struct nfs_drop_origin origin;
+};
+
+/* --pcap: the first bytes of a flow's first dropped packets, on a ring
+ * buffer of their own so that they never crowd out first-drop records. */
+#define NFS_CAPTURE_MAX 256          /* bytes a capture record holds at most */
+
+/* Per-CPU counters of the capture records (all 0 without --pcap). */
+enum nfs_capture_counter {
+	NFS_CAPTURE_CNT_LOST = 0,     /* capture records lost: ring buffer full */
+	NFS_CAPTURE_CNT_PAST_FLOW = 1,/* drops of a key past its first capture_per_flow */
+	NFS_CAPTURE_CNT_MAX = 2,
+};
+
+enum nfs_capture_flags {
+	NFS_CAPTURE_UNREADABLE = 1u << 0, /* the packet's bytes could not be read */
+};
+
+/* A capture record: one dropped packet of a key, from its network header. */
+struct nfs_capture_event {
+	__u64 ts_boot_ns;
+	struct nfs_drop_key key;      /* as in the first-drop record: cause, netns, hook, flow */
+	struct nfs_drop_origin origin;/* the key's first drop's (sender, interfaces) */
+	__u32 packet_len;             /* from the network header to the packet's end */
+	__u32 captured_len;           /* valid bytes of data */
+	__u32 flags;                  /* enum nfs_capture_flags */
+	__u32 pad;
+	__u8 data[NFS_CAPTURE_MAX];
 };
 
 /* The conntrack statistics a drop is classified with, per (netns, cpu). */

@@ -28,21 +28,21 @@ NFS_MAP(BPF_MAP_TYPE_PERCPU_ARRAY, drop_counters, __u32, __u64, NFS_DROP_CNT_MAX
  * next to the key and the origin. */
 NFS_MAP(BPF_MAP_TYPE_PERCPU_ARRAY, drop_scratch, __u32, struct nfs_drop_value, 1);
 
-/* Counts a drop into its flow's aggregate; false when the flow has none
- * yet. Most drops of a storm end here, before anything about their origin
- * (interfaces, sender) is read. */
-static __always_inline bool count_into_aggregate(struct nfs_drop_key *key)
+/* Counts a drop into its flow's aggregate, which it returns; NULL when the
+ * flow has none yet. Most drops of a storm end here, before anything about
+ * their origin (interfaces, sender) is read. */
+static __always_inline struct nfs_drop_value *count_into_aggregate(struct nfs_drop_key *key)
 {
 	struct nfs_drop_value *v;
 
 	nfs_count(&drop_counters, NFS_DROP_CNT_SEEN);
 	v = bpf_map_lookup_elem(&drop_aggregates, key);
 	if (!v)
-		return false;
+		return NULL;
 	/* No clock read here: on some hypervisors it costs more than all the
 	 * rest. Userspace dates later counts by the sweep that reads them. */
 	__sync_fetch_and_add(&v->count, 1);
-	return true;
+	return v;
 }
 
 /* A flow's first drop: its aggregate, and a record for userspace. */
@@ -59,6 +59,7 @@ static __always_inline void record_first_drop(struct nfs_drop_key *key, struct n
 	v->count = 1;
 	v->first_ns = now;
 	v->origin = *origin;
+	/* v->captured stays 0 here: only the map's copies count captures. */
 	if (bpf_map_update_elem(&drop_aggregates, key, v, BPF_NOEXIST) != 0) {
 		/* Another CPU created it first: fold into theirs. */
 		v = bpf_map_lookup_elem(&drop_aggregates, key);

@@ -18,6 +18,8 @@ packages=(
   iproute2 iptables nftables jq python3 util-linux procps kmod curl strace
   # metrics and fleet files: a real Prometheus, promtool, YAML lint
   prometheus yamllint python3-yaml
+  # --pcap files read back as Wireshark reads them
+  tshark
   # VM lab: a Debian distro kernel under qemu
   qemu-system-x86 busybox-static cpio
 )
@@ -39,6 +41,9 @@ if ((${#missing[@]})); then
   fi
   echo "install-deps: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
+  # wireshark-common (tshark's) asks whether non-root users may capture: no,
+  # the tests only read files.
+  echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   # The tests start their own Prometheus on loopback; the packaged service

@@ -223,3 +223,53 @@ assert_bpf_released() { # before what
   done
   pass "$2"
 }
+
+# For tests of `watch` started as `start_nfsleuth watch watch --json
+# --metrics 127.0.0.1:0 ...` with its port in $port (metrics_port watch).
+scrape() { curl -fsS --max-time 5 "http://127.0.0.1:$port/metrics" || fail "the metrics scrape failed"; }
+# The value of one series in a scrape; empty when it is absent.
+value() { # scrape series
+  awk -v s="$2" 'index($0, s " ") == 1 {print $2}' <<<"$1"
+}
+# Scrapes until a series has a value (each --interval updates them).
+wait_for_value() { # series value
+  local deadline=$((SECONDS + 20)) m
+  until m=$(scrape) && [[ $(value "$m" "$1") == "$2" ]]; do
+    ((SECONDS < deadline)) || fail "$1 is '$(value "$m" "$1")', not $2, after 20 s"
+    sleep 0.2
+  done
+  pass "$1 $2"
+}
+# watch's JSON lines matching a jq condition (a line being written is skipped).
+events() { # condition
+  jq -cR "fromjson? | select($1)" "$WORK/watch.out"
+}
+wait_for_event() { wait_for_json "$WORK/watch.out" "$@"; } # condition what
+# Waits until a tcp-connect has an outcome for all its connections (it
+# prints them before --hold-ms) and asserts that every one is up.
+wait_connected() { # output-file count what
+  local deadline=$((SECONDS + 30))
+  until (($(jq -cR 'fromjson? | select(.proto == "tcp")' "$1" | wc -l) >= $2)); do
+    ((SECONDS < deadline)) || { cat "$1.err"; fail "$3: not all $2 connections done within 30 s"; }
+    sleep 0.1
+  done
+  assert_eq "$2" "$(jqf "$1" 'select(.proto == "tcp" and .ok)' | wc -l)" "$3: connections up"
+}
+
+# The cgroup v2 hierarchy (/sys/fs/cgroup on unified hosts,
+# /sys/fs/cgroup/unified on hybrid ones); the test skips without one.
+require_cgroup2() {
+  local root
+  root=$(awk '$3 == "cgroup2" {print $2; exit}' /proc/mounts)
+  [[ -n $root ]] || { echo "skip [$TEST_NAME]: no cgroup v2 hierarchy mounted" >&2; exit "$SKIP"; }
+  echo "$root"
+}
+
+# Runs a command in the background inside a cgroup, moved there before it
+# execs (sh, then `ip netns exec`, then the command: one pid, in $!).
+start_in_cgroup() { # cgroup output-file command...
+  local cg=$1 out=$2
+  shift 2
+  sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$cg" "$@" >"$out" 2>"$out.err" &
+  on_exit "kill $!"
+}

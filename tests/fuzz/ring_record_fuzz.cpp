@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "activations/activation_event.hpp"
+#include "drops/capture_event.hpp"
 #include "drops/drop_event.hpp"
 #include "modules/module_event.hpp"
 
@@ -13,6 +14,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
     std::vector<uint64_t> aligned((size + 7) / 8);
     if (size) std::memcpy(aligned.data(), data, size);
     (void)nfsleuth::decode_first_drop(aligned.data(), size);
+    (void)nfsleuth::decode_capture(aligned.data(), size);
     (void)nfsleuth::decode_module_event(aligned.data(), size);
     (void)nfsleuth::decode_activation_event(aligned.data(), size);
     return 0;

@@ -43,7 +43,8 @@ assert_eq '"summary"' "$(tail -n1 "$WORK/events.jsonl" | jq -c .type)" "the unit
 dpkg-deb -c "$deb" | awk '{print $6}' >"$WORK/contents"
 for path in ./usr/sbin/nfsleuth ./usr/lib/systemd/system/nfsleuth.service ./etc/default/nfsleuth \
   ./usr/share/doc/nfsleuth/README.md ./usr/share/doc/nfsleuth/examples/prometheus/nfsleuth-alerts.yml \
-  ./usr/share/doc/nfsleuth/examples/kubernetes/nfsleuth-daemonset.yaml; do
+  ./usr/share/doc/nfsleuth/examples/kubernetes/nfsleuth-daemonset.yaml \
+  ./usr/share/doc/nfsleuth/examples/grafana/nfsleuth-dashboard.json; do
   grep -qxF "$path" "$WORK/contents" || fail "the package lacks $path"
 done
 pass "the package holds the binary, the unit, its defaults, docs and fleet examples"
@@ -116,6 +117,12 @@ need(c["livenessProbe"]["httpGet"]["port"] == "metrics", "the liveness probe on 
 volumes = {v["name"]: v for v in pod["volumes"]}
 for m in c["volumeMounts"]:
     need(m["name"] in volumes, f"mount {m['name']} has a volume")
+# Pods and containers are named from the kubelet's log directories, at the
+# paths watch reads by default, read-only.
+for path in ("/var/log/pods", "/var/log/containers"):
+    need(any(m["mountPath"] == path and m.get("readOnly") for m in c["volumeMounts"]) and
+         any(v.get("hostPath", {}).get("path") == path for v in volumes.values()),
+         f"{path} of the node mounted read-only")
 journal = args[args.index("--journal") + 1]
 need(any(journal.startswith(m["mountPath"] + "/") and not m.get("readOnly") for m in c["volumeMounts"]),
      "the journal is on a writable host volume")

@@ -33,6 +33,8 @@ OPTION_CHECKS=(
   "modules --pid                check_pid"
   "modules --comm               check_comm"
   "modules --backend            check_backend"
+  "modules --pod-logs           check_pod_logs"
+  "modules --container-logs     check_pod_logs"
   "drops -h,--help              check_help"
   "drops --json                 check_json"
   "drops -v,--verbose           check_verbose"
@@ -41,26 +43,40 @@ OPTION_CHECKS=(
   "drops --pid                  check_pid"
   "drops --comm                 check_comm"
   "drops --backend              check_backend"
+  "drops --pod-logs             check_pod_logs"
+  "drops --container-logs       check_pod_logs"
   "drops --interval             check_interval"
   "drops --max-flows            check_max_flows"
   "drops --top                  check_top"
   "drops --arm-at               check_drops_arm_at"
+  "drops --pcap                 check_pcap"
+  "drops --pcap-snaplen         check_pcap"
+  "drops --pcap-per-flow        check_pcap"
+  "drops --pcap-per-second      check_pcap"
   "watch -h,--help              check_help"
   "watch --json                 check_json"
   "watch -v,--verbose           check_verbose"
   "watch --btf                  check_btf"
   "watch --duration             check_duration"
   "watch --backend              check_backend"
+  "watch --pod-logs             check_pod_logs"
+  "watch --container-logs       check_pod_logs"
   "watch --interval             check_interval"
   "watch --max-flows            check_max_flows"
   "watch --threshold            check_threshold"
   "watch --arm-at               check_arm_at"
+  "watch --pcap                 check_pcap"
+  "watch --pcap-snaplen         check_pcap"
+  "watch --pcap-per-flow        check_pcap"
+  "watch --pcap-per-second      check_pcap"
   "watch --metrics              check_metrics"
   "watch --journal              check_watch_journal"
   "watch --journal-max-size     check_journal_rotation"
   "watch --journal-keep         check_journal_rotation"
   "watch --journal-fsync        check_journal_fsync"
   "watch --window               check_window"
+  "watch --forecast-window      check_forecast"
+  "watch --full-within          check_forecast"
   "watch --bpf-stats            check_bpf_stats"
   "watch -q,--quiet             check_quiet"
   "why -h,--help                check_help"
@@ -187,11 +203,25 @@ live_run() {
   start_in_netns "$fns" "$WORK/listen.out" "$TRAFFIC" tcp-listen --addr 127.0.0.1 --port 7001 --duration-ms 90000
   until [[ -s $WORK/listen.out ]]; do sleep 0.05; done
 
+  # Sender A runs in a Kubernetes pod's cgroup (cgroupfs driver); two
+  # kubelet log trees name its pod and container differently. The cgroups
+  # go once the senders are gone (cleanups run last registered first).
+  cgroot=$(require_cgroup2) || exit $?
+  pod_uid=3a1b2c3d-0000-4000-8000-00000000000$(($$ % 10))
+  sender_id=$(printf 'sender-%s' "$$" | sha256sum | cut -c1-64)
+  local pods_top="$cgroot/nfsl-opt-$$"
+  mkdir -p "$pods_top/kubepods/burstable/pod$pod_uid/$sender_id"
+  on_exit "for try in \$(seq 50); do find '$pods_top' -depth -type d -exec rmdir {} + 2>/dev/null; [[ -d '$pods_top' ]] || break; sleep 0.1; done"
+  mkdir -p "$WORK/k1/pods/opt_sender-a_$pod_uid/sender" "$WORK/k1/pods/opt_sender-a_$pod_uid/helper" \
+    "$WORK/k1/containers" "$WORK/k2/pods/opt_sender-w_$pod_uid/sender"
+  touch "$WORK/k1/containers/sender-a_opt_sender-$sender_id.log"
+
   # Senders whose pids are known before they send: each waits for $WORK/go.
   cp "$TRAFFIC" "$WORK/nfsl-other"
   local gate="until [[ -e $WORK/go ]]; do sleep 0.02; done; exec"
   start_in_netns "$dns" "$WORK/a.out" bash -c "$gate $TRAFFIC udp-send --dst 127.0.0.1 --port 7101 --count 300 --rate 100"
   PA=$!
+  echo "$PA" >"$pods_top/kubepods/burstable/pod$pod_uid/$sender_id/cgroup.procs"
   start_in_netns "$dns" "$WORK/b.out" bash -c "$gate $WORK/nfsl-other udp-send --dst 127.0.0.1 --port 7102 --count 300 --rate 100"
   PB=$!
 
@@ -200,16 +230,18 @@ live_run() {
   J1="$WORK/w1.jsonl"
   J2="$WORK/w2.jsonl"
   # All at once: loading is most of their start-up.
-  launch d1 drops --json --interval 0.25 --pid "$PA" --backend tracepoint --btf "$kernel_btf"
+  launch d1 drops --json --interval 0.25 --pid "$PA" --backend tracepoint --btf "$kernel_btf" \
+    --pod-logs "$WORK/k1/pods" --container-logs "$WORK/k1/containers"
   launch d2 drops --interval 1 --comm nfsl-other -v
   launch d3 drops --json --top --interval 0.5 --max-flows 64
   launch w1 watch --json --verbose --interval 0.25 --max-flows 128 --threshold 52.5 --arm-at 0 --window 1 \
     --metrics 127.0.0.1:0 --bpf-stats --journal "$J1" --journal-max-size 4096 --journal-keep 2 --journal-fsync 0.2 \
-    --backend tracepoint --btf "$kernel_btf"
+    --backend tracepoint --btf "$kernel_btf" --pod-logs "$WORK/k2/pods" --container-logs "$WORK/k1/containers" \
+    --forecast-window 2 --full-within 3600
   launch w2 watch -q --journal "$J2" --metrics 127.0.0.1:0
   # W1 rotates its journal, and a rotation syncs it too: the periodic syncs
   # are counted in one that does not.
-  launch w3 watch -q --interval 0.25 --journal "$WORK/w3.jsonl" --journal-fsync 0.2
+  launch w3 watch -q --interval 0.25 --journal "$WORK/w3.jsonl" --journal-fsync 0.2 --full-within 0
   await_attached d1 d2 d3 w1 w2 w3
   # The timed ones by themselves, and what only shows while they run.
   launch dur_drops drops --duration 2
@@ -232,10 +264,10 @@ live_run() {
   # Stage 2 once the stage-1 creations are two --window 1 periods old.
   sleep $((stage1_done + 4 - SECONDS > 0 ? stage1_done + 4 - SECONDS : 0))
   hold "$fns" 5 stage2
-  wait_for "$WORK/w1.out" '"type":"ct_pressure"' "W1's ct_pressure at 55%"
+  wait_for "$WORK/w1.out" '"state":"high"' "W1's ct_pressure at 55%"
   wait_for "$J2" '"type":"ct_tracking"' "W2's ct_tracking at 50%"
   hold "$fns" 7 stage3
-  wait_for "$J2" '"type":"ct_pressure"' "W2's ct_pressure at 90%"
+  wait_for "$J2" '"state":"high"' "W2's ct_pressure at 90%"
 
   # What can only be seen while they run.
   for p in w1 w2; do
@@ -563,13 +595,13 @@ check_top() {
 check_threshold() {
   live_run
   local p1 p2
-  p1=$(jqf "$WORK/w1.out" 'select(.type=="ct_pressure")' | head -n1)
+  p1=$(jqf "$WORK/w1.out" 'select(.type=="ct_pressure" and .state=="high")' | head -n1)
   # 52.5%: reached with the 11th entry, not the 10th (the 5 of stage 2 are
   # connected one after the other, and a sample may fall between them).
   assert_eq '{"state":"high","count":11,"max":20,"threshold_percent":52.5}' \
     "$(jq -c '{state, count, max, threshold_percent}' <<<"$p1")" "watch --threshold 52.5: ct_pressure at 11 of 20"
   assert_eq "\"$fns\"" "$(jq -c .netns_name <<<"$p1")" "watch --threshold 52.5: the namespace"
-  p2=$(jqf "$J2" 'select(.type=="ct_pressure")')
+  p2=$(jqf "$J2" 'select(.type=="ct_pressure" and .state=="high")')
   assert_eq '{"state":"high","count":18,"max":20,"threshold_percent":90}' \
     "$(jq -c '{state, count, max, threshold_percent}' <<<"$p2")" "watch by default (90): one ct_pressure, at 18 of 20"
   assert_refused "--threshold: must be a number from 1 to 100" watch --threshold 0
@@ -605,7 +637,7 @@ check_arm_at() {
   [[ $at == 10 || $at == 11 ]] || fail "watch by default: armed at $at entries, not at 10 or 11 of 20"
   assert_eq "{\"state\":\"armed\",\"netns_name\":\"$fns\",\"max\":20,\"arm_at_percent\":50}" \
     "$(jq -c '{state, netns_name, max, arm_at_percent}' <<<"$t")" "watch by default: armed at 50% ($at of 20)"
-  p2=$(jqf "$J2" 'select(.type=="ct_pressure")')
+  p2=$(jqf "$J2" 'select(.type=="ct_pressure" and .state=="high")')
   assert_eq "$((18 - at))" "$(jq -c .creators.created <<<"$p2")" "watch by default: the creations since arming"
   assert_refused "--arm-at: must be a number from 0 to 100" watch --arm-at 101
   assert_refused "--arm-at: must be a number from 0 to 100" watch --arm-at -1
@@ -618,10 +650,44 @@ check_window() {
   # With --window 1 the 6 creations of stage 1, two windows old, are no
   # longer ranked when 55% is reached; with the default 300 s all 18 are.
   local p1 p2
-  p1=$(jqf "$WORK/w1.out" 'select(.type=="ct_pressure")' | head -n1)
-  p2=$(jqf "$J2" 'select(.type=="ct_pressure")')
+  p1=$(jqf "$WORK/w1.out" 'select(.type=="ct_pressure" and .state=="high")' | head -n1)
+  p2=$(jqf "$J2" 'select(.type=="ct_pressure" and .state=="high")')
   assert_eq 5 "$(jq -c .creators.created <<<"$p1")" "watch --window 1: only the last window's creations"
   assert_refused "--window: must be a number of seconds" watch --window 0
+}
+
+check_pod_logs() {
+  live_run
+  # D1 and W1 name sender A's pod from the trees they were given; D3, by
+  # default (/var/log/pods), knows only what the cgroup path says.
+  local d1 w1 d3
+  d1=$(jqf "$WORK/d1.out" 'select(.type=="ct_drop" and .flow.dport==7101 and .first)' | head -n1)
+  assert_eq "{\"runtime\":\"cri\",\"id\":\"$sender_id\",\"name\":\"sender\"} {\"namespace\":\"opt\",\"name\":\"sender-a\",\"uid\":\"$pod_uid\",\"qos\":\"burstable\"}" \
+    "$(jq -c '.container, .pod' <<<"$d1" | paste -sd ' ')" \
+    "drops --pod-logs --container-logs: the pod, and the container of two by its link"
+  w1=$(jqf "$WORK/w1.out" 'select(.type=="ct_drop" and .flow.dport==7101 and .first)' | head -n1)
+  assert_eq '"sender" "opt/sender-w"' "$(jq -c '.container.name, (.pod.namespace + "/" + .pod.name)' <<<"$w1" | paste -sd ' ')" \
+    "watch --pod-logs --container-logs: the pod from its tree, the container from the link"
+  d3=$(jqf "$WORK/d3.out" 'select(.type=="ct_drop" and .flow.dport==7101 and .first)' | head -n1)
+  assert_eq "\"$sender_id\" null null \"$pod_uid\"" "$(jq -c '.container.id, .container.name, .pod.name, .pod.uid' <<<"$d3" | paste -sd ' ')" \
+    "drops by default: the pod's uid and the container's id from the cgroup, no names"
+  modules_runs --pod-logs "$WORK/k1/pods" --container-logs "$WORK/k1/containers"
+}
+
+check_forecast() {
+  live_run
+  # W1's 2 s window forecasts within half a second of samples: stage 1's
+  # six entries make its table "filling" (full within its 3600 s) long
+  # before 52.5%; W3 (--full-within 0) only ever says "high".
+  local f
+  f=$(jq -c -s 'map(select(.type=="ct_pressure"))[0]' "$WORK/w1.out")
+  assert_eq '"filling" true true true' \
+    "$(jq -c '.state, (.count < 11), (.growth_per_s > 0), (.full_in_s > 0 and .full_in_s <= 3600)' <<<"$f" | paste -sd ' ')" \
+    "watch --forecast-window 2 --full-within 3600: filling before the threshold (at $(jq -c .count <<<"$f") of 20)"
+  assert_eq '"high"' "$(jqf "$WORK/w3.jsonl" 'select(.type=="ct_pressure") | .state' | sort -u | paste -sd ' ')" \
+    "watch --full-within 0: no forecast warning"
+  assert_refused "--forecast-window: must be a number from 1 to 86400" watch --forecast-window 0
+  assert_refused "--full-within: must be a number from 0 to 604800" watch --full-within -1
 }
 
 check_metrics() {
@@ -737,6 +803,55 @@ J
   [[ $(jqf "$WORK/wn.out" .history.journal) != "\"$WORK/why.jsonl\"" ]] || fail "why without --journal read the file"
   pass "why without --journal reads another history"
   assert_refused "--journal: File does not exist" why nf_conntrack --journal "$WORK/none.jsonl"
+}
+
+check_pcap() {
+  live_run  # over: the capture below holds only its own traffic
+  command -v tshark >/dev/null || fail "tshark is not installed (scripts/install-deps.sh installs it)"
+  # A namespace of its own: a rule drops 4 flows of 5 datagrams of 300
+  # bytes (328-byte packets). drops --pcap with the default limits writes
+  # 3 of each flow, 128 bytes of each; watch with every limit changed, the
+  # first 40 bytes of 2 per flow, 5 a second (the burst fits in one).
+  local pns="nfsl-opt-p-$$" pinode
+  make_netns "$pns"
+  pinode=$(stat -L -c %i "/run/netns/$pns")
+  ip netns exec "$pns" iptables -A OUTPUT -p udp --dport 7301 -j DROP
+  launch pd drops --pcap "$WORK/pd.pcapng"
+  launch pw watch -q --pcap "$WORK/pw.pcapng" --pcap-snaplen 40 --pcap-per-flow 2 --pcap-per-second 5
+  await_attached pd pw
+  ip netns exec "$pns" "$TRAFFIC" udp-send --dst 127.0.0.1 --port 7301 --count 20 --flows 4 --payload 300 >"$WORK/p.out"
+  sleep 1
+  kill -INT "${bg_pid[pd]}" "${bg_pid[pw]}"
+  await_exit pd
+  await_exit pw
+  # Each flow's packets: "source-port frame-length captured-length", counted.
+  per_flow() { # file
+    tshark -r "$1" -Y "frame.comment contains \"netns=$pinode(\"" -T fields -e udp.srcport -e frame.len -e frame.cap_len \
+      2>/dev/null | sort | uniq -c | awk '{print $1, $3, $4}' | sort -u | paste -sd ' '
+  }
+  assert_eq "3 328 128" "$(per_flow "$WORK/pd.pcapng")" "drops --pcap: 3 packets of each flow, 128 of their 328 bytes"
+  assert_eq 4 "$(tshark -r "$WORK/pd.pcapng" -T fields -e udp.srcport 2>/dev/null | sort -u | wc -l)" "drops --pcap: the 4 flows"
+  assert_eq 5 "$(tshark -r "$WORK/pw.pcapng" -T fields -e frame.number 2>/dev/null | wc -l)" \
+    "watch --pcap-per-second 5: 5 packets of the 8 the other limits leave"
+  (($(tshark -r "$WORK/pw.pcapng" -T fields -e udp.srcport 2>/dev/null | sort | uniq -c | awk '$1 > 2' | wc -l) == 0)) ||
+    fail "watch --pcap-per-flow 2: a flow has more than 2 packets"
+  pass "watch --pcap-per-flow 2: no flow has more than 2 packets"
+  assert_eq "328 40" "$(tshark -r "$WORK/pw.pcapng" -T fields -e frame.len -e frame.cap_len 2>/dev/null | sort -u | tr '\t' ' ')" \
+    "watch --pcap-snaplen 40: 40 bytes of each packet"
+  assert_contains "$WORK/pd.out" "Pcap $WORK/pd.pcapng: 12 packets written, 8 skipped (--pcap-per-flow)" "drops --pcap: the summary"
+  grep -q "pcap:" "$WORK/dur_drops.err" "$WORK/dur_watch.err" && fail "drops or watch without --pcap announced a capture"
+  pass "drops and watch without --pcap capture nothing"
+  for cmd in drops watch; do
+    assert_refused "--pcap: the path is empty" $cmd --pcap ""
+    assert_refused "--pcap-snaplen: Value 39 not in range 40 to 256" $cmd --pcap f --pcap-snaplen 39
+    assert_refused "--pcap-snaplen: Value 257 not in range 40 to 256" $cmd --pcap f --pcap-snaplen 257
+    assert_refused "--pcap-per-flow: Value 0 not in range 1 to 1000" $cmd --pcap f --pcap-per-flow 0
+    assert_refused "--pcap-per-second: Value 100001 not in range 1 to 100000" $cmd --pcap f --pcap-per-second 100001
+    assert_refused "--pcap-per-second: needs --pcap FILE" $cmd --pcap-per-second 5
+    run_nfsleuth nodir $cmd --pcap "$WORK/none/p.pcapng" --duration 1
+    assert_eq 1 "$(cat "$WORK/nodir.rc")" "$cmd --pcap in a missing directory: exit 1"
+    assert_contains "$WORK/nodir.err" "cannot create the pcapng file $WORK/none/p.pcapng" "$cmd --pcap: the error names the file"
+  done
 }
 
 check_coverage

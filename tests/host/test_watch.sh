@@ -20,7 +20,7 @@ nsx iptables -A OUTPUT -m conntrack --ctstate NEW -j ACCEPT
 
 bpf_before=$(bpf_object_ids)
 journal="$WORK/events.jsonl"
-start_nfsleuth watch watch --json --interval 0.2 --threshold 90 --journal "$journal" --metrics 127.0.0.1:0 \
+start_nfsleuth watch watch --json --interval 0.2 --threshold 90 --full-within 0 --journal "$journal" --metrics 127.0.0.1:0 \
   --backend "${DROPS_BACKEND:-auto}"
 daemon=$NFSLEUTH_BG_PID
 banner=$(grep "^nfsleuth: tracing" "$WORK/watch.err")

@@ -20,10 +20,7 @@ require_root
 require_traffic
 require_conntrack
 
-# The cgroup v2 hierarchy: /sys/fs/cgroup on unified hosts,
-# /sys/fs/cgroup/unified on hybrid ones.
-cgroot=$(awk '$3 == "cgroup2" {print $2; exit}' /proc/mounts)
-[[ -n $cgroot ]] || { echo "skip [$TEST_NAME]: no cgroup v2 hierarchy mounted"; exit "$SKIP"; }
+cgroot=$(require_cgroup2) || exit $?
 
 quiet="nfsl-armq-$$" # part 1: a healthy table
 ns="nfsl-arm-$$"     # parts 2 and 3: a table under pressure
@@ -39,7 +36,7 @@ ns_inode=$(stat -L -c %i "/run/netns/$ns")
 # host is measured against it.
 set_conntrack_max 10000
 
-start_nfsleuth watch watch --json --interval 0.2 --bpf-stats --metrics 127.0.0.1:0 \
+start_nfsleuth watch watch --json --interval 0.2 --bpf-stats --full-within 0 --metrics 127.0.0.1:0 \
   --backend "${DROPS_BACKEND:-auto}"
 daemon=$NFSLEUTH_BG_PID
 banner=$(grep "^nfsleuth: tracing" "$WORK/watch.err")
@@ -60,35 +57,6 @@ names_evictions=false
 [[ $banner == *"evicted entries named while a table is at least 50.0% full (--arm-at)"* ]] && names_evictions=true
 echo "evicted entries named (from 50%): $names_evictions"
 
-scrape() { curl -fsS --max-time 5 "http://127.0.0.1:$port/metrics" || fail "the metrics scrape failed"; }
-# The value of one series in a scrape; empty when it is absent.
-value() { # scrape series
-  awk -v s="$2" 'index($0, s " ") == 1 {print $2}' <<<"$1"
-}
-# Scrapes until a series has a value (each --interval updates them).
-wait_for_value() { # series value
-  local deadline=$((SECONDS + 20)) m
-  until m=$(scrape) && [[ $(value "$m" "$1") == "$2" ]]; do
-    ((SECONDS < deadline)) || fail "$1 is '$(value "$m" "$1")', not $2, after 20 s"
-    sleep 0.2
-  done
-  pass "$1 $2"
-}
-# watch's JSON lines matching a jq condition (a line being written is skipped).
-events() { # condition
-  jq -cR "fromjson? | select($1)" "$WORK/watch.out"
-}
-wait_for_event() { wait_for_json "$WORK/watch.out" "$@"; } # condition what
-# Waits until a tcp-connect has an outcome for all its connections (it
-# prints them before --hold-ms) and asserts that every one is up.
-wait_connected() { # output-file count what
-  local deadline=$((SECONDS + 30))
-  until (($(jq -cR 'fromjson? | select(.proto == "tcp")' "$1" | wc -l) >= $2)); do
-    ((SECONDS < deadline)) || { cat "$1.err"; fail "$3: not all $2 connections done within 30 s"; }
-    sleep 0.1
-  done
-  assert_eq "$2" "$(jqf "$1" 'select(.proto == "tcp" and .ok)' | wc -l)" "$3: connections up"
-}
 run_counts() { grep '^nfsleuth_bpf_run_count_total' <<<"$1" | sed 's/^/  /'; }
 # Where evictions are seen: the ct_evictions events so far and whether
 # nf_ct_delete is attached now (its hook gauge).
@@ -135,15 +103,6 @@ for cg in "$cg_a" "$cg_b"; do
   # (Not `i`: the loop running the cleanups counts in it.)
   on_exit "for try in \$(seq 50); do rmdir '$cg' && break; sleep 0.1; done"
 done
-# Runs a command in the background inside a cgroup, moved there before it
-# execs (sh, then `ip netns exec`, then the command: one pid, in $!).
-start_in_cgroup() { # cgroup output-file command...
-  local cg=$1 out=$2
-  shift 2
-  sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$cg" "$@" >"$out" 2>"$out.err" &
-  on_exit "kill $!"
-}
-
 start_in_netns "$ns" "$WORK/listen.out" "$TRAFFIC" tcp-listen --addr 127.0.0.1 --port 7102 --duration-ms 300000
 until [[ -s $WORK/listen.out ]]; do sleep 0.05; done
 # 1000 entries: the healthy table's 320 stay below --arm-at (32%).

@@ -30,7 +30,7 @@ has_cap() { # hex-mask bit
 }
 
 journal="$WORK/events.jsonl"
-start_nfsleuth watch watch --json --interval 0.2 --threshold 90 --journal "$journal" --metrics 127.0.0.1:0
+start_nfsleuth watch watch --json --interval 0.2 --threshold 90 --full-within 0 --journal "$journal" --metrics 127.0.0.1:0
 daemon=$NFSLEUTH_BG_PID
 banner=$(grep "^nfsleuth: tracing" "$WORK/watch.err")
 echo "$banner"

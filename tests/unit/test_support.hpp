@@ -10,6 +10,7 @@
 #include <system_error>
 
 #include "common/error.hpp"
+#include "process/cgroup_identity.hpp"
 
 namespace nfsleuth_test {
 
@@ -34,6 +35,11 @@ public:
 private:
     std::filesystem::path path_;
 };
+
+// A cgroup as the resolver makes it from a path.
+inline nfsleuth::CgroupIdentity cgroup_at(const std::string& path) {
+    return {path, nfsleuth::parse_cgroup_path(path)};
+}
 
 // The Failure `fn` throws (the test fails if it throws none).
 template <class Fn>

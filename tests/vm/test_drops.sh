@@ -4,7 +4,8 @@
 # UDP and IPv6, rule drops, forwarding through a router over both
 # families, a 200k storm, conntrack helper drops) on Debian's distro
 # kernel, where nf_conntrack is a module, on each backend, plus early_drop
-# evictions (fentry and kprobe only). ICMP and SCTP, whose drops are
+# evictions (fentry and kprobe only), and --pcap's packet capture (drops
+# only: its watch part is the host's). ICMP and SCTP, whose drops are
 # classified like UDP's, run on kprobes only, and with a backend list (the
 # third argument) only for a backend written with a trailing "+".
 source "$(dirname "$0")/../lib.sh"
@@ -31,12 +32,12 @@ for backend in ${3:-fentry kprobe+ tracepoint}; do
     continue
   fi
   assert_eq 0 "$(cat "$WORK/try-$backend.rc")" "drops --backend $backend runs"
-  scenarios="test_drops test_drops_forward test_drops_storm test_drops_early test_drops_helper"
+  scenarios="test_drops test_drops_forward test_drops_storm test_drops_early test_drops_helper test_drops_pcap"
   $all_protocols && scenarios+=" test_drops_icmp test_drops_sctp"
   for t in $scenarios; do
     echo "=== $(date +%T) $t with --backend $backend"
     rc=0
-    DROPS_BACKEND=$backend bash "$host_tests/$t.sh" "$NFSLEUTH" "$TRAFFIC" || rc=$?
+    DROPS_BACKEND=$backend PCAP_BACKEND_ONLY=1 bash "$host_tests/$t.sh" "$NFSLEUTH" "$TRAFFIC" || rc=$?
     # 77: the test does not apply to this backend (early_drop on tracepoint)
     [[ $rc == 0 || $rc == "$SKIP" ]] || fail "$t with --backend $backend"
   done

@@ -34,7 +34,7 @@ nlohmann::ordered_json to_json(const ActivationRecord& r) {
         j["rules"] = nullptr;
     }
     j["rules_unread"] = r.rules_unread.empty() ? ojson(nullptr) : ojson(r.rules_unread);
-    add_process_json(j, r.event.proc, r.cgroup_path, "process_netns");
+    add_process_json(j, r.event.proc, r.cgroup, "process_netns");
     j["backend"] = r.backend;
     return j;
 }
@@ -43,7 +43,7 @@ std::string to_human_line(const ActivationRecord& r) {
     std::string line = r.ts + " ct_activate " + to_string(r.family) + " netns=";
     line += r.netns_name ? escape_for_terminal(*r.netns_name) + "(" + std::to_string(r.event.netns) + ")"
                          : std::to_string(r.event.netns);
-    line += " by " + process_words(r.event.proc, r.cgroup_path);
+    line += " by " + process_words(r.event.proc, r.cgroup);
     if (!r.rules) {
         line += " rules=unread(" + escape_for_terminal(r.rules_unread) + ")";
     } else if (r.rules->empty()) {

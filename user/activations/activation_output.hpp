@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "activations/activation_event.hpp"
+#include "process/cgroup_identity.hpp"
 
 namespace nfsleuth {
 
@@ -18,7 +19,7 @@ struct ActivationRecord {
     std::string ts;
     std::string backend;                     // "fentry", "kprobe", "tracepoint"
     std::optional<std::string> hook;         // the hook function's symbol, when registered
-    std::optional<std::string> cgroup_path;
+    std::optional<CgroupIdentity> cgroup;
     std::optional<std::string> netns_name;
     std::optional<std::vector<ConntrackRule>> rules;  // of this family; nullopt when not read
     std::string rules_unread;                // why rules (or some rulesets) were not read; empty if all were

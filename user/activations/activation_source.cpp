@@ -67,7 +67,10 @@ struct ActivationSource::Programs {
 };
 
 ActivationSource::ActivationSource(const CommonOptions& options, KernelProbe& probe, Sink sink, NetnsAccess& netns)
-    : sink_(std::move(sink)), netns_(netns), programs_(std::make_unique<Programs>(options, probe, symbols_)) {
+    : sink_(std::move(sink)),
+      netns_(netns),
+      cgroups_(options.pod_dirs),
+      programs_(std::make_unique<Programs>(options, probe, symbols_)) {
     ring_ = std::make_unique<RingBuffer>(bpf_map__fd(programs_->skel->maps.activation_events),
                                          [this](const void* data, std::size_t size) { on_record(data, size); });
     programs_->hooks.attach();
@@ -155,7 +158,7 @@ void ActivationSource::complete(bool all) {
         base.ts = clock_.rfc3339(p.event.ts_boot_ns);
         base.backend = programs_->hooks.backend();
         base.hook = p.hook;
-        base.cgroup_path = cgroups_.lookup(p.event.proc.cgroup_id);
+        base.cgroup = cgroups_.lookup(p.event.proc.cgroup_id);
         std::optional<NamespaceRules> rules;
         if (!ns) {
             base.rules_unread = "the namespace is gone";

@@ -15,7 +15,7 @@
 #include "common/clock.hpp"
 #include "conntrack/namespace_rules.hpp"
 #include "kernel/bpf_support.hpp"
-#include "kernel/cgroups.hpp"
+#include "process/cgroup_identity.hpp"
 #include "kernel/hooks.hpp"
 #include "kernel/kallsyms.hpp"
 #include "kernel/kernel_probe.hpp"
@@ -64,7 +64,7 @@ private:
     Sink sink_;
     NetnsAccess& netns_;
     BootClock clock_;
-    CgroupPaths cgroups_;
+    CgroupResolver cgroups_;
     RunningKernelSymbols symbols_;  // before programs_: they read addresses from it
     std::map<uint64_t, std::string> conntrack_hooks_;  // address -> name of conntrack's hook functions
     struct Programs;

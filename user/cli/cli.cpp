@@ -119,6 +119,53 @@ void add_tracing_options(CLI::App& cmd, CommonOptions& o, bool filters) {
         ->check(CLI::IsMember({"auto", "fentry", "kprobe", "tracepoint"}))
         ->default_str("auto")
         ->type_name("BACKEND");
+    cmd.add_option("--pod-logs", o.pod_dirs.pods,
+                   "The kubelet's pod log directory, <namespace>_<pod>_<uid>/<container>/, which names the pods of "
+                   "processes in Kubernetes cgroups (default /var/log/pods; a DaemonSet mounts it read-only)")
+        ->type_name("DIR");
+    cmd.add_option("--container-logs", o.pod_dirs.containers,
+                   "The kubelet's container log links, <pod>_<namespace>_<container>-<id>.log, which name containers "
+                   "by id (default /var/log/containers)")
+        ->type_name("DIR");
+}
+
+// --pcap and its limits (refused without it: pcap_limits_alone).
+void add_pcap_options(CLI::App& cmd, PcapOptions& p) {
+    cmd.add_option("--pcap", p.file,
+                   "Write the first bytes of the first packets of each dropped flow to FILE as pcapng (Wireshark, "
+                   "tshark), each packet with a comment naming the cause, network namespace, hook, interfaces and "
+                   "sending process. FILE is created (or truncated) at start. The --pcap-* limits need it")
+        ->check(CLI::Validator(
+            [](const std::string& path) { return path.empty() ? std::string("the path is empty") : std::string(); },
+            "", ""))
+        ->type_name("FILE");
+    const std::string snaplen_range =
+        std::to_string(PcapOptions::kMinSnaplen) + " to " + std::to_string(PcapOptions::kMaxSnaplen);
+    cmd.add_option("--pcap-snaplen", p.snaplen,
+                   "Bytes written of each packet, from its IP header (" + snaplen_range +
+                       ", default 128); the packet's full length is recorded too")
+        ->check(CLI::Range(PcapOptions::kMinSnaplen, PcapOptions::kMaxSnaplen).description(""))
+        ->type_name("BYTES");
+    cmd.add_option("--pcap-per-flow", p.per_flow,
+                   "Packets written of each flow, its first ones (1 to 1000, default 3); the flow's later drops are "
+                   "counted as skipped")
+        ->check(CLI::Range(1u, 1000u).description(""))
+        ->type_name("N");
+    cmd.add_option("--pcap-per-second", p.per_second,
+                   "Packets written per second at most, over all flows (1 to 100000, default 100); the rest are "
+                   "counted as skipped")
+        ->check(CLI::Range(1u, 100000u).description(""))
+        ->type_name("N");
+}
+
+// A --pcap limit given without --pcap, which would limit nothing; nullptr if none.
+const char* pcap_limit_alone(const CLI::App& cmd, const PcapOptions& p) {
+    if (p.file) return nullptr;
+    for (const char* name : {"--pcap-snaplen", "--pcap-per-flow", "--pcap-per-second"}) {
+        const CLI::Option* o = cmd.get_option_no_throw(name);
+        if (o && o->count()) return name;
+    }
+    return nullptr;
 }
 
 void add_drop_options(CLI::App& cmd, DropOptions& d, const std::string& interval_help) {
@@ -135,6 +182,7 @@ void add_drop_options(CLI::App& cmd, DropOptions& d, const std::string& interval
                    "are healthy. 0: always (default 50; with watch at most --threshold)")
         ->check(number_from(0, 100))
         ->type_name("PERCENT");
+    add_pcap_options(cmd, d.pcap);
 }
 
 // `doctor`: what the kernel offers, each hook's attach method, the journal's findings.
@@ -216,6 +264,16 @@ void add_watch_options(CLI::App& watch, Invocation& inv) {
                      "Creators are ranked over the last one to two windows of SECONDS (default 300)")
         ->check(positive_seconds)
         ->type_name("SECONDS");
+    watch.add_option("--forecast-window", w.forecast_window_s,
+                     "How fast each table grows is the slope of its entry count over the last SECONDS; the time "
+                     "until it is full follows from it (metrics, ct_pressure; default 60)")
+        ->check(number_from(1, 86400))
+        ->type_name("SECONDS");
+    watch.add_option("--full-within", w.full_within_s,
+                     "Emit ct_pressure \"filling\" before --threshold when a table will be full within SECONDS at "
+                     "its current growth; 0: only at --threshold (default 600)")
+        ->check(number_from(0, 604800))
+        ->type_name("SECONDS");
     watch.add_flag("--bpf-stats", w.bpf_stats,
                    "Enable the kernel's BPF run-time statistics while running, for the per-program metrics");
     watch.add_flag("-q,--quiet", w.quiet,
@@ -223,8 +281,9 @@ void add_watch_options(CLI::App& watch, Invocation& inv) {
     watch.footer(
         "Events: module_request/module_load/... (as `modules`), ct_drop (as `drops`), ct_activate (conntrack\n"
         "became active in a namespace: the process and the rules behind it), ct_pressure (a table reached\n"
-        "--threshold: its fill and the top creators of entries), ct_tracking (creators are counted in a\n"
-        "namespace from --arm-at on, and no longer), and a summary with the accounting at exit.\n"
+        "--threshold, or will be full within --full-within: its fill, forecast and top creators), ct_tracking\n"
+        "(creators are counted in a namespace from --arm-at on, and no longer), and a summary with the\n"
+        "accounting at exit. Processes are named with their container, pod or systemd unit.\n"
         "Signals: SIGINT/SIGTERM detach and exit 0; SIGHUP reopens the journal (after logrotate).\n"
         "After attaching, capabilities are reduced to what following namespaces and reading their rules need.\n"
         "Examples:\n"
@@ -336,6 +395,11 @@ ParseOutcome parse_command_line(int argc, const char* const* argv, std::ostream&
         return {std::nullopt, static_cast<int>(ExitCode::usage)};
     }
     inv.command = app.get_subcommands().front()->get_name();
+    if (const char* alone = pcap_limit_alone(*app.get_subcommands().front(), inv.drops.pcap)) {
+        err << "nfsleuth: " << alone << ": needs --pcap FILE, the capture it limits\n"
+               "Run 'nfsleuth --help' for usage.\n";
+        return {std::nullopt, static_cast<int>(ExitCode::usage)};
+    }
     if (inv.command == "watch" && inv.drops.arm_at_percent > inv.watch.threshold_percent) {
         err << "nfsleuth: --arm-at: must not be above --threshold (" << inv.watch.threshold_percent
             << "): the creators named in a ct_pressure warning are counted from --arm-at on\n"

@@ -6,6 +6,8 @@
 #include <optional>
 #include <string>
 
+#include "process/workload.hpp"
+
 namespace nfsleuth {
 
 struct CommonOptions {
@@ -16,6 +18,7 @@ struct CommonOptions {
     std::optional<std::string> comm;
     std::string backend = "auto";
     std::optional<std::string> btf;
+    PodDirectories pod_dirs;  // where pods and containers are named (Kubernetes nodes)
 
     // --duration as a timer length; nullopt: until a signal.
     std::optional<std::chrono::milliseconds> duration() const {
@@ -24,11 +27,22 @@ struct CommonOptions {
     }
 };
 
+// --pcap: packets of dropped flows written to a pcapng file.
+struct PcapOptions {
+    static constexpr uint32_t kMinSnaplen = 40;   // an IPv6 header, or IPv4 and the ports
+    static constexpr uint32_t kMaxSnaplen = 256;  // what a capture record holds (NFS_CAPTURE_MAX)
+    std::optional<std::string> file;  // none: nothing is captured
+    uint32_t snaplen = 128;           // bytes of each packet, from its IP header
+    uint32_t per_flow = 3;            // packets written per flow
+    uint32_t per_second = 100;        // packets written per second
+};
+
 struct DropOptions {
     double interval_s = 1.0;      // how often aggregated counts are read and printed
     bool top = false;             // print the summary every interval too
     uint32_t max_flows = 16384;   // size of the in-kernel aggregation map
     double arm_at_percent = 50;   // per-connection hooks from this fill on (0: always)
+    PcapOptions pcap;
 };
 
 struct WatchOptions {
@@ -39,6 +53,8 @@ struct WatchOptions {
     unsigned journal_keep = 5;                 // rotated files kept
     double journal_fsync_s = 1.0;              // fsync at most this often
     double window_s = 300;                     // creators are ranked over the last 1-2 windows
+    double forecast_window_s = 60;             // growth: the slope of the entry count over this
+    double full_within_s = 600;                // ct_pressure "filling" when full within this (0: never)
     bool bpf_stats = false;                    // enable kernel.bpf_stats while running
     bool quiet = false;                        // no events on stdout
 };

@@ -2,11 +2,32 @@
 #include "conntrack/pressure.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 
 #include "common/text.hpp"
 
 namespace nfsleuth {
+
+std::string duration_text(double seconds) {
+    const auto s = static_cast<long long>(std::llround(std::max(0.0, std::min(seconds, 1e12))));
+    char buf[64];
+    if (s < 60)
+        std::snprintf(buf, sizeof buf, "%llds", s);
+    else if (s < 3600)
+        std::snprintf(buf, sizeof buf, "%lldm%02llds", s / 60, s % 60);
+    else if (s < 86400)
+        std::snprintf(buf, sizeof buf, "%lldh%02lldm", s / 3600, s % 3600 / 60);
+    else
+        std::snprintf(buf, sizeof buf, "%lldd%02lldh", s / 86400, s % 86400 / 3600);
+    return buf;
+}
+
+std::string rate_text(double per_second) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%+.1f/s", per_second);
+    return buf;
+}
 
 template <class Map, class Key>
 void CreatorStats::bump(Map& m, const Key& k, uint64_t n, Period& p) {
@@ -34,8 +55,14 @@ void CreatorStats::add(const Creation& c) {
     p.created += c.count;
     totals_[c.netns] += c.count;
     bump(p.processes, std::make_pair(c.pid.value_or(0), c.pid ? c.comm : std::string()), c.count, p);
-    bump(p.cgroups, c.pid ? c.cgroup.value_or("cgroup id " + std::to_string(c.cgroup_id)) : std::string("(none)"),
-         c.count, p);
+    const Workload w = c.cgroup ? c.cgroup->workload : Workload{};
+    if (!c.pid) {
+        for (auto* m : {&p.cgroups, &p.pods, &p.containers}) bump(*m, std::string("(none)"), c.count, p);
+    } else {
+        bump(p.cgroups, c.cgroup ? c.cgroup->path : "cgroup id " + std::to_string(c.cgroup_id), c.count, p);
+        bump(p.pods, w.in_pod() ? pod_label(w) : std::string("(not in a pod)"), c.count, p);
+        bump(p.containers, w.in_container() ? container_key(w) : std::string("(not in a container)"), c.count, p);
+    }
     bump(p.destinations, c.destination, c.count, p);
 }
 
@@ -91,6 +118,8 @@ CreatorStats::Top CreatorStats::top(uint32_t netns, std::size_t n) const {
                          });
     auto by_name = [](const std::string& k, Ranked& r) { r.name = k; };
     t.cgroups = ranked(a ? &a->cgroups : nullptr, b ? &b->cgroups : nullptr, n, by_name);
+    t.pods = ranked(a ? &a->pods : nullptr, b ? &b->pods : nullptr, n, by_name);
+    t.containers = ranked(a ? &a->containers : nullptr, b ? &b->containers : nullptr, n, by_name);
     t.destinations = ranked(a ? &a->destinations : nullptr, b ? &b->destinations : nullptr, n, by_name);
     return t;
 }
@@ -100,23 +129,43 @@ uint64_t CreatorStats::created_total(uint32_t netns) const {
     return it == totals_.end() ? 0 : it->second;
 }
 
+const char* to_string(PressureChange::State s) {
+    switch (s) {
+        case PressureChange::State::high: return "high";
+        case PressureChange::State::filling: return "filling";
+        case PressureChange::State::cleared: return "cleared";
+    }
+    return "?";
+}
+
 std::vector<PressureChange> PressureMonitor::observe(const std::vector<FillSample>& samples,
-                                                     std::chrono::steady_clock::time_point now) {
+                                                     std::chrono::steady_clock::time_point now,
+                                                     const std::map<uint32_t, FillForecast>& forecasts) {
+    using State = PressureChange::State;
     std::vector<PressureChange> changes;
     std::map<uint32_t, Armed> next;
+    const double within = static_cast<double>(options_.full_within.count());
     for (const auto& s : samples) {
         if (!s.max) continue;
         Armed a = state_.count(s.netns) ? state_[s.netns] : Armed{};
-        double pct = s.percent();
-        if (pct >= threshold_) {
-            if (!a.high || now - a.last_report >= repeat_) {
-                changes.push_back({s, PressureChange::State::high});
-                a.high = true;
-                a.last_report = now;
-            }
-        } else if (a.high && pct < threshold_ - hysteresis_) {
-            changes.push_back({s, PressureChange::State::cleared});
-            a.high = false;
+        std::optional<FillForecast> forecast;
+        if (auto f = forecasts.find(s.netns); f != forecasts.end()) forecast = f->second;
+        const double pct = s.percent();
+        const bool soon = within > 0 && forecast && forecast->full_in_s && *forecast->full_in_s <= within;
+        const bool later = !forecast || !forecast->full_in_s || *forecast->full_in_s > 2 * within;
+        auto report = [&](State state) {
+            changes.push_back({s, state, forecast});
+            a.state = state;
+            a.last_report = now;
+        };
+        if (pct >= options_.threshold_percent) {
+            if (a.state != State::high || now - a.last_report >= options_.repeat) report(State::high);
+        } else if (a.state == State::high) {
+            if (pct < options_.threshold_percent - options_.hysteresis_points) report(soon ? State::filling : State::cleared);
+        } else if (soon) {
+            if (a.state != State::filling || now - a.last_report >= options_.repeat) report(State::filling);
+        } else if (a.state == State::filling && later) {
+            report(State::cleared);
         }
         next[s.netns] = a;
     }
@@ -208,18 +257,23 @@ ojson to_json(const PressureChange& c, const CreatorStats::Top& top, double thre
     ojson j;
     j["type"] = "ct_pressure";
     j["ts"] = ts;
-    j["state"] = c.state == PressureChange::State::high ? "high" : "cleared";
+    j["state"] = to_string(c.state);
     j["netns"] = c.sample.netns;
     j["netns_name"] = c.sample.name;
     j["count"] = c.sample.count;
     j["max"] = c.sample.max;
     j["fill_percent"] = std::stod(percent_text(c.sample.percent()));
     j["threshold_percent"] = threshold;
+    j["growth_per_s"] = c.forecast ? ojson(std::round(c.forecast->growth_per_s * 1000) / 1000) : ojson(nullptr);
+    j["full_in_s"] = c.forecast && c.forecast->full_in_s ? ojson(std::round(*c.forecast->full_in_s * 10) / 10)
+                                                          : ojson(nullptr);
     ojson creators;
     creators["source"] = source;
     creators["created"] = top.created;
     creators["processes"] = ranked_json(top.processes, "process");
     creators["cgroups"] = ranked_json(top.cgroups, "cgroup");
+    creators["pods"] = ranked_json(top.pods, "pod");
+    creators["containers"] = ranked_json(top.containers, "container");
     creators["destinations"] = ranked_json(top.destinations, "destination");
     creators["other"] = top.other;
     j["creators"] = std::move(creators);
@@ -228,12 +282,18 @@ ojson to_json(const PressureChange& c, const CreatorStats::Top& top, double thre
 
 std::string to_human_line(const PressureChange& c, const CreatorStats::Top& top, double threshold,
                           const std::string& ts) {
-    const bool high = c.state == PressureChange::State::high;
-    std::string s = ts + " pressure " + (high ? "HIGH " : "cleared ") + escape_for_terminal(c.sample.name) +
+    const bool cleared = c.state == PressureChange::State::cleared;
+    std::string state = to_string(c.state);
+    if (!cleared) std::transform(state.begin(), state.end(), state.begin(), [](char ch) { return ch - 'a' + 'A'; });
+    std::string s = ts + " pressure " + state + " " + escape_for_terminal(c.sample.name) +
                     " netns=" + std::to_string(c.sample.netns) + " conntrack " + std::to_string(c.sample.count) +
                     "/" + std::to_string(c.sample.max) + " (" + percent_text(c.sample.percent()) + "%, threshold " +
                     percent_text(threshold) + "%)";
-    if (!high) return s;
+    if (c.forecast && c.forecast->full_in_s)
+        s += " full in " + duration_text(*c.forecast->full_in_s) + " at " + rate_text(c.forecast->growth_per_s);
+    if (cleared) return s;
+    // Creators are counted from --arm-at on: a forecast may come first.
+    if (top.created == 0 && c.state == PressureChange::State::filling) return s + " creators not counted yet";
     auto list = [](const std::vector<CreatorStats::Ranked>& v) {
         std::string out;
         for (const auto& r : v) out += (out.empty() ? "" : ", ") + escape_for_terminal(r.name) + " " + std::to_string(r.entries);
@@ -241,6 +301,12 @@ std::string to_human_line(const PressureChange& c, const CreatorStats::Top& top,
     };
     s += " created=" + std::to_string(top.created) + " top processes: " + list(top.processes) +
          "; destinations: " + list(top.destinations) + "; cgroups: " + list(top.cgroups);
+    // Containers and pods where there are any: "(not in a container)" alone says nothing.
+    auto names_any = [](const std::vector<CreatorStats::Ranked>& v) {
+        return std::any_of(v.begin(), v.end(), [](const auto& r) { return !r.name.starts_with("("); });
+    };
+    if (names_any(top.pods)) s += "; pods: " + list(top.pods);
+    if (names_any(top.containers)) s += "; containers: " + list(top.containers);
     return s;
 }
 

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "kernel/netns.hpp"
+#include "process/cgroup_identity.hpp"
 
 namespace nfsleuth {
 
@@ -22,14 +23,15 @@ struct Creation {
     std::optional<uint32_t> pid;  // absent: not created from a process (received, forwarded)
     std::string comm;
     uint64_t cgroup_id = 0;
-    std::optional<std::string> cgroup;  // path, when known
+    std::optional<CgroupIdentity> cgroup;  // when known
     std::string destination;            // "10.0.0.1:53/udp"
     uint64_t count = 0;
 };
 
 // Who created how many entries, per namespace, over a sliding window of two
 // periods (the current one and the one before). Bounded: each namespace
-// keeps at most `max_keys` creators, cgroups and destinations (the rest is
+// keeps at most `max_keys` creators, cgroups, pods, containers and
+// destinations each (the rest is
 // counted as "other"), and at most `max_namespaces` namespaces.
 class CreatorStats {
 public:
@@ -54,6 +56,8 @@ public:
         uint64_t created = 0;  // in the window, this namespace
         std::vector<Ranked> processes;
         std::vector<Ranked> cgroups;
+        std::vector<Ranked> pods;        // "namespace/name"
+        std::vector<Ranked> containers;  // container_key()
         std::vector<Ranked> destinations;
         uint64_t other = 0;  // creations whose keys did not fit the bounds
     };
@@ -65,6 +69,8 @@ private:
     struct Period {
         std::map<std::pair<uint32_t, std::string>, uint64_t> processes;  // (pid or 0, comm)
         std::map<std::string, uint64_t> cgroups;
+        std::map<std::string, uint64_t> pods;
+        std::map<std::string, uint64_t> containers;
         std::map<std::string, uint64_t> destinations;
         uint64_t created = 0;
         uint64_t other = 0;
@@ -89,34 +95,56 @@ struct FillSample {
 // The fill of each namespace read with a table (read_conntrack_fill).
 std::vector<FillSample> fill_samples(const std::vector<NetnsInfo>& namespaces);
 
-struct PressureChange {
-    enum class State { high, cleared };
-    FillSample sample;
-    State state = State::high;
+// How fast a table grows and when it will be full at that rate
+// (FillForecaster).
+struct FillForecast {
+    double growth_per_s = 0;          // entries per second (negative: shrinking)
+    std::optional<double> full_in_s;  // nullopt: not growing; 0: full now
 };
 
+struct PressureChange {
+    enum class State { high, filling, cleared };
+    FillSample sample;
+    State state = State::high;
+    std::optional<FillForecast> forecast;  // when one was known at the sample
+};
+
+const char* to_string(PressureChange::State s);
+
 // Edge-triggered warnings with hysteresis: `high` when a namespace reaches
-// the threshold (and again every `repeat` while it stays there), `cleared`
-// once it falls `hysteresis` points below.
+// the threshold (and again every `repeat` while it stays there);
+// `filling` before that, when its forecast says full within `full_within`
+// (0: never); `cleared` once it falls `hysteresis` points below the
+// threshold, or its forecast moves beyond twice `full_within`.
 class PressureMonitor {
 public:
-    PressureMonitor(double threshold_percent, std::chrono::seconds repeat = std::chrono::seconds(60),
-                    double hysteresis_points = 5.0)
-        : threshold_(threshold_percent), repeat_(repeat), hysteresis_(hysteresis_points) {}
+    struct Options {
+        double threshold_percent = 90;
+        std::chrono::seconds full_within{0};
+        std::chrono::seconds repeat{60};
+        double hysteresis_points = 5.0;
+    };
+    explicit PressureMonitor(Options options) : options_(options) {}
+    explicit PressureMonitor(double threshold_percent) : PressureMonitor(Options{threshold_percent}) {}
     std::vector<PressureChange> observe(const std::vector<FillSample>& samples,
-                                        std::chrono::steady_clock::time_point now);
-    double threshold() const { return threshold_; }
+                                        std::chrono::steady_clock::time_point now,
+                                        const std::map<uint32_t, FillForecast>& forecasts = {});
+    double threshold() const { return options_.threshold_percent; }
+    std::chrono::seconds full_within() const { return options_.full_within; }
 
 private:
     struct Armed {
-        bool high = false;
+        PressureChange::State state = PressureChange::State::cleared;
         std::chrono::steady_clock::time_point last_report{};
     };
-    double threshold_;
-    std::chrono::seconds repeat_;
-    double hysteresis_;
+    Options options_;
     std::map<uint32_t, Armed> state_;
 };
+
+// "45s", "8m20s", "2h03m", "3d04h" (rounded to the second).
+std::string duration_text(double seconds);
+// Entries per second with sign and one decimal: "+12.5/s".
+std::string rate_text(double per_second);
 
 // A percentage with one decimal: "50.0".
 std::string percent_text(double p);

@@ -2,6 +2,7 @@
 #include "daemon/table_sampler.hpp"
 
 #include <iostream>
+#include <limits>
 #include <string>
 
 #include "drops/agreement_output.hpp"
@@ -18,7 +19,9 @@ TableSampler::TableSampler(const WatchOptions& watch, DropSource& drops, Watched
       loop_(loop),
       out_(out),
       metrics_(metrics),
-      pressure_(watch.threshold_percent),
+      forecaster_(std::chrono::milliseconds(static_cast<int64_t>(watch.forecast_window_s * 1000))),
+      pressure_(PressureMonitor::Options{watch.threshold_percent,
+                                         std::chrono::seconds(static_cast<int64_t>(watch.full_within_s))}),
       last_rotation_(std::chrono::steady_clock::now()) {}
 
 void TableSampler::sample() {
@@ -55,7 +58,19 @@ void TableSampler::sample() {
     check_kernel(namespaces);
     metrics_.replace_gauges("nfsleuth_conntrack_entries", std::move(entries));
     metrics_.replace_gauges("nfsleuth_conntrack_max", std::move(limits));
-    for (const auto& change : pressure_.observe(fills, std::chrono::steady_clock::now())) {
+    const auto now = std::chrono::steady_clock::now();
+    forecaster_.observe(fills, now);
+    const auto forecasts = forecaster_.forecasts();
+    std::vector<MetricsRegistry::Sample> growth, full_in;
+    for (const auto& f : fills) {
+        auto it = forecasts.find(f.netns);
+        if (it == forecasts.end()) continue;
+        growth.push_back({{f.name}, it->second.growth_per_s});
+        full_in.push_back({{f.name}, it->second.full_in_s.value_or(std::numeric_limits<double>::infinity())});
+    }
+    metrics_.replace_gauges("nfsleuth_conntrack_growth_per_second", std::move(growth));
+    metrics_.replace_gauges("nfsleuth_conntrack_full_in_seconds", std::move(full_in));
+    for (const auto& change : pressure_.observe(fills, now, forecasts)) {
         auto top = creators_.top(change.sample.netns, 5);
         if (change.state == PressureChange::State::high)
             metrics_.add("nfsleuth_conntrack_pressure_events_total", {change.sample.name});
@@ -71,8 +86,12 @@ void TableSampler::take_creations() {
     for (auto& c : creations.collect()) {
         if (c.pid) c.cgroup = enrich.cgroup(c.cgroup_id);
         creators_.add(c);
-        metrics_.add("nfsleuth_conntrack_created_total", {netns_label(enrich.netns_name(c.netns), c.netns)},
-                     static_cast<double>(c.count));
+        const std::string netns = netns_label(enrich.netns_name(c.netns), c.netns);
+        metrics_.add("nfsleuth_conntrack_created_total", {netns}, static_cast<double>(c.count));
+        if (c.cgroup && c.cgroup->workload.in_container())
+            metrics_.add("nfsleuth_container_conntrack_created_total",
+                         {netns, pod_label(c.cgroup->workload), container_label(c.cgroup->workload)},
+                         static_cast<double>(c.count));
     }
     auto now = std::chrono::steady_clock::now();
     if (now - last_rotation_ >= window_) {

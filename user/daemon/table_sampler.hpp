@@ -11,6 +11,7 @@
 #include "cli/cli.hpp"
 #include "common/clock.hpp"
 #include "common/event_loop.hpp"
+#include "conntrack/forecast.hpp"
 #include "conntrack/pressure.hpp"
 #include "daemon/daemon_output.hpp"
 #include "daemon/metrics.hpp"
@@ -45,6 +46,7 @@ private:
     MetricsRegistry& metrics_;
     BootClock clock_;
     CreatorStats creators_;
+    FillForecaster forecaster_;
     PressureMonitor pressure_;
     std::chrono::steady_clock::time_point last_rotation_;
 };

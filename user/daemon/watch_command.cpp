@@ -37,6 +37,10 @@ void define_metrics(MetricsRegistry& m) {
              {"version", "drop_backend"});
     m.define("nfsleuth_drops_total", Kind::counter, "Packets netfilter dropped, by cause and network namespace",
              {"cause", "netns"});
+    m.define("nfsleuth_container_drops_total", Kind::counter,
+             "Packets netfilter dropped that processes in containers sent, by cause, network namespace, pod "
+             "(namespace/name, empty outside Kubernetes) and container (name, or runtime:id)",
+             {"cause", "netns", "pod", "container"});
     m.define("nfsleuth_module_loads_total", Kind::counter,
              "Kernel modules loaded, by module and the command that triggered the load", {"module", "trigger_comm"});
     m.define("nfsleuth_module_requests_total", Kind::counter, "Module autoload requests, by module and requester",
@@ -46,6 +50,17 @@ void define_metrics(MetricsRegistry& m) {
     m.define("nfsleuth_conntrack_created_total", Kind::counter,
              "Conntrack entries created while their namespace's creators were counted (from --arm-at), per "
              "network namespace",
+             {"netns"});
+    m.define("nfsleuth_container_conntrack_created_total", Kind::counter,
+             "Conntrack entries processes in containers created while their namespace's creators were counted, "
+             "by network namespace, pod and container",
+             {"netns", "pod", "container"});
+    m.define("nfsleuth_conntrack_growth_per_second", Kind::gauge,
+             "Growth of each network namespace's conntrack entries per second, the slope over --forecast-window",
+             {"netns"});
+    m.define("nfsleuth_conntrack_full_in_seconds", Kind::gauge,
+             "Seconds until a network namespace's conntrack table is full at its current growth (+Inf: not "
+             "growing; 0: full)",
              {"netns"});
     m.define("nfsleuth_creation_tracking_armed", Kind::gauge,
              "1 for each network namespace whose creators are counted now (its table reached --arm-at)", {"netns"});
@@ -74,6 +89,10 @@ void define_metrics(MetricsRegistry& m) {
              {"hook", "method"});
     m.define("nfsleuth_drops_folded_total", Kind::counter,
              "Drops counted in a kernel aggregate instead of a record of their own", {});
+    m.define("nfsleuth_pcap_packets_total", Kind::counter,
+             "Dropped packets offered to the --pcap file, by outcome: written, skipped_flow (past --pcap-per-flow), "
+             "skipped_rate (past --pcap-per-second), lost (ring buffer full), unreadable, malformed, write_error",
+             {"outcome"});
     m.define("nfsleuth_bpf_run_time_seconds_total", Kind::counter,
              "Time the kernel spent in each nfsleuth BPF program (needs kernel.bpf_stats_enabled)", {"program"});
     m.define("nfsleuth_bpf_run_count_total", Kind::counter,

@@ -43,18 +43,24 @@ WatchedDrops::WatchedDrops(const CommonOptions& options, const DropOptions& drop
     : netns_(netns),
       out_(out),
       metrics_(metrics),
+      interval_(static_cast<int64_t>(drop_options.interval_s * 1000)),
       source_(options, drop_options, probe, [this](const DropRecord& r, const DropContext& c) {
-          summary_.add(r);
+          summary_.add(r, c);
           if (r.first) ++first_drop_records_;
-          metrics_.add("nfsleuth_drops_total",
-                       {r.key.cause ? to_string(*r.key.cause) : "unknown", netns_label(c.netns_name, r.key.netns)},
-                       static_cast<double>(r.count));
+          const std::string cause = r.key.cause ? to_string(*r.key.cause) : "unknown";
+          const std::string netns = netns_label(c.netns_name, r.key.netns);
+          metrics_.add("nfsleuth_drops_total", {cause, netns}, static_cast<double>(r.count));
+          if (c.cgroup && c.cgroup->workload.in_container())
+              metrics_.add("nfsleuth_container_drops_total",
+                           {cause, netns, pod_label(c.cgroup->workload), container_label(c.cgroup->workload)},
+                           static_cast<double>(r.count));
           out_.emit(to_json(r, c), to_human_line(r, c));
       }, netns, netns) {}
 
 std::string WatchedDrops::banner() const {
     std::string banner = source_.hooks().banner("conntrack drops", source_.backend(), true);
     if (!source_.cause_note().empty()) banner += "; " + source_.cause_note();
+    if (!source_.capture_note().empty()) banner += "; " + source_.capture_note();
     return banner;
 }
 
@@ -71,11 +77,26 @@ uint64_t WatchedDrops::folded() const {
     return reported - std::min(reported, first_drop_records_);
 }
 
+void WatchedDrops::publish_capture() {
+    const auto a = source_.capture_accounting();
+    if (!a) return;
+    const std::pair<const char*, uint64_t> outcomes[] = {
+        {"written", a->written},       {"skipped_flow", a->skipped_flow}, {"skipped_rate", a->skipped_rate},
+        {"lost", a->lost},             {"unreadable", a->unreadable},     {"malformed", a->malformed},
+        {"write_error", a->write_errors}};
+    for (const auto& [outcome, n] : outcomes)
+        metrics_.set_counter("nfsleuth_pcap_packets_total", {outcome}, static_cast<double>(n));
+}
+
 void WatchedDrops::start(EventLoop& loop, const std::function<void()>& flush) {
     loop.watch(source_.epoll_fd(), [this, flush] {
         source_.drain();
         flush();
     });
+    if (source_.capture_accounting()) {
+        publish_capture();
+        loop.every(interval_, [this] { publish_capture(); });
+    }
     // Where conntrack is a module, the hooks on its functions follow it in and out.
     if (!source_.cause_plan().follows_module) return;
     loop.every(kModuleFollowPeriod, [this, flush] {
@@ -93,6 +114,7 @@ void WatchedDrops::finish() {
     source_.detach();
     source_.drain();
     source_.sweep();
+    publish_capture();
 }
 
 ojson WatchedDrops::summarize(std::vector<std::string>& lines) {

@@ -5,6 +5,7 @@
 #pragma once
 #include <bpf/libbpf.h>
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -87,9 +88,13 @@ public:
     uint64_t folded() const;
 
 private:
+    // --pcap: nfsleuth_pcap_packets_total{outcome}, mirrored from the counts.
+    void publish_capture();
+
     BrokerClient& netns_;
     DaemonOutput& out_;
     MetricsRegistry& metrics_;
+    std::chrono::milliseconds interval_;
     DropSummary summary_;
     uint64_t first_drop_records_ = 0;
     DropSource source_;

@@ -138,6 +138,10 @@ DropKey decode_key(const nfs_drop_key& raw) {
     return k;
 }
 
+std::string cause_name(const DropKey& k) {
+    return k.cause ? to_string(*k.cause) : "cause_" + std::to_string(k.raw_cause);
+}
+
 std::optional<FirstDrop> decode_first_drop(const void* data, std::size_t size) {
     auto record = ring_record_as<nfs_drop_event>(data, size);
     if (!record) return std::nullopt;

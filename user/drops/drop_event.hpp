@@ -71,6 +71,8 @@ struct DropKey {
 };
 
 DropKey decode_key(const nfs_drop_key& raw);
+// The cause's name, or "cause_N" for a cause this binary does not know.
+std::string cause_name(const DropKey& k);
 
 // A ring-buffer record: the first drop of a key.
 struct FirstDrop {

@@ -5,6 +5,7 @@
 
 #include "common/text.hpp"
 #include "process/process.hpp"
+#include "process/process_output.hpp"
 
 namespace nfsleuth {
 
@@ -15,10 +16,6 @@ using ojson = nlohmann::ordered_json;
 template <class T>
 ojson or_null(const std::optional<T>& v) {
     return v ? ojson(*v) : ojson(nullptr);
-}
-
-std::string cause_name(const DropKey& k) {
-    return k.cause ? to_string(*k.cause) : "cause_" + std::to_string(k.raw_cause);
 }
 
 ojson flow_json(const Flow& f) {
@@ -56,7 +53,7 @@ ojson to_json(const DropRecord& r, const DropContext& c) {
     j["pid"] = or_null(o.pid);
     j["comm"] = o.pid ? ojson(o.comm) : ojson(nullptr);
     j["cmdline"] = or_null(c.cmdline);
-    j["cgroup"] = or_null(c.cgroup);
+    add_cgroup_json(j, c.cgroup);
     j["uid"] = o.pid ? ojson(o.uid) : ojson(nullptr);
     j["count"] = r.count;
     j["first"] = r.first;
@@ -92,11 +89,12 @@ std::string to_human_line(const DropRecord& r, const DropContext& c) {
     if (o.in_if) line += " in=" + escape_for_terminal(*o.in_if);
     if (o.out_if) line += " out=" + escape_for_terminal(*o.out_if);
     if (o.pid) line += " by " + format_task(o.comm, *o.pid);
+    if (c.cgroup) line += workload_words(c.cgroup->workload);
     line += (r.first ? " count=" : " count=+") + std::to_string(r.count);
     return line;
 }
 
-void DropSummary::add(const DropRecord& r) {
+void DropSummary::add(const DropRecord& r, const DropContext& c) {
     std::string cause = cause_name(r.key);
     total_ += r.count;
     by_cause_[cause] += r.count;
@@ -107,6 +105,8 @@ void DropSummary::add(const DropRecord& r) {
         by_process_[r.origin.local ? "(local, no process)" : "(received or forwarded)"] += r.count;
     }
     by_destination_[format_destination(r.key.flow)] += r.count;
+    if (c.cgroup && c.cgroup->workload.in_pod()) by_pod_[pod_label(c.cgroup->workload)] += r.count;
+    if (c.cgroup && c.cgroup->workload.in_container()) by_container_[container_key(c.cgroup->workload)] += r.count;
 }
 
 std::vector<uint32_t> DropSummary::namespaces() const {
@@ -182,6 +182,8 @@ std::vector<std::string> DropSummary::human_lines(const std::map<uint32_t, Netns
         lines.push_back(line + ": " + detail);
     }
     section("By process", by_process_);
+    section("By pod", by_pod_);
+    section("By container", by_container_);
     section("By destination", by_destination_);
     for (const auto& a : advice(fill)) lines.push_back("Advice: " + a);
     std::string accounting = "Accounting: " + std::to_string(acc.seen) + " drops seen in the kernel, " +
@@ -220,6 +222,8 @@ ojson DropSummary::to_json(const std::map<uint32_t, NetnsFill>& fill, const Drop
     }
     j["by_netns"] = netns;
     j["by_process"] = list(by_process_, "process");
+    j["by_pod"] = list(by_pod_, "pod");
+    j["by_container"] = list(by_container_, "container");
     j["by_destination"] = list(by_destination_, "destination");
     j["advice"] = advice(fill);
     j["seen"] = acc.seen;

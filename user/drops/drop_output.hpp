@@ -10,6 +10,7 @@
 
 #include "cli/cli.hpp"
 #include "drops/drop_aggregator.hpp"
+#include "process/cgroup_identity.hpp"
 
 namespace nfsleuth {
 
@@ -19,7 +20,7 @@ struct DropContext {
     std::string backend;                     // "tracepoint", "fentry", "kprobe"
     std::optional<std::string> netns_name;
     std::optional<std::string> cmdline;      // of the sending process, if still alive
-    std::optional<std::string> cgroup;
+    std::optional<CgroupIdentity> cgroup;
 };
 
 nlohmann::ordered_json to_json(const DropRecord& r, const DropContext& c);
@@ -58,7 +59,7 @@ struct DropAccounting {
 class DropSummary {
 public:
     explicit DropSummary(std::size_t top = 10) : top_(top) {}
-    void add(const DropRecord& r);
+    void add(const DropRecord& r, const DropContext& c);
     uint64_t total() const { return total_; }
     // Namespaces that have drops, for the caller to look up their fill.
     std::vector<uint32_t> namespaces() const;
@@ -76,6 +77,8 @@ private:
     Counts by_cause_;
     std::map<uint32_t, Counts> by_netns_cause_;
     Counts by_process_;
+    Counts by_pod_;        // drops of processes in pods
+    Counts by_container_;  // and in containers
     Counts by_destination_;
 };
 

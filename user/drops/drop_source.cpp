@@ -42,6 +42,12 @@ constexpr HookCaller kHookCallers[] = {
 };
 static_assert(std::size(kHookCallers) <= NFS_HOOK_CALLERS);
 
+// --pcap-snaplen's bound is what a capture record holds.
+static_assert(PcapOptions::kMaxSnaplen == NFS_CAPTURE_MAX);
+// The capture ring with --pcap (a page without): about 2,400 records, more
+// than a second of the default --pcap-per-second while userspace catches up.
+constexpr uint32_t kCaptureRingBytes = 1024 * 1024;
+
 }  // namespace
 
 // The loaded and attached drop programs.
@@ -51,8 +57,9 @@ struct DropSource::Programs {
     std::unique_ptr<ModuleHooks> module_causes;     // cause hooks following nf_conntrack
     std::unique_ptr<ModuleHooks> module_evictions;  // its nf_ct_delete, followed while naming evictions
 
-    Programs(const CommonOptions& options, const CausePlan& plan, KernelProbe& probe)
-        : skel(options.btf), hooks(skel->obj, hook_specs(plan, probe), probe, plan.backend) {
+    // `capture`: the kfree_skb programs that also capture packets (--pcap).
+    Programs(const CommonOptions& options, const CausePlan& plan, KernelProbe& probe, bool capture)
+        : skel(options.btf), hooks(skel->obj, hook_specs(plan, probe, capture), probe, plan.backend) {
         // Loaded now, attached whenever nf_conntrack is there.
         if (plan.follows_module) {
             for (bpf_program* p : programs_named(cause_programs(*plan.backend))) bpf_program__set_autoload(p, true);
@@ -70,8 +77,8 @@ struct DropSource::Programs {
         return names;
     }
 
-    static std::vector<HookSpec> hook_specs(const CausePlan& plan, const KernelProbe& probe) {
-        std::vector<HookSpec> specs = drop_hooks(kfree_skb_args(probe));
+    static std::vector<HookSpec> hook_specs(const CausePlan& plan, const KernelProbe& probe, bool capture) {
+        std::vector<HookSpec> specs = drop_hooks(kfree_skb_args(probe), capture);
         if (plan.follows_module) return specs;
         if (plan.backend) specs.insert(specs.end(), drop_cause_hooks().begin(), drop_cause_hooks().end());
         specs.push_back(helper_drop_hook());
@@ -107,6 +114,10 @@ struct DropSource::Programs {
         return sum_percpu_counter(bpf_map__fd(skel->maps.drop_counters), which);
     }
 
+    uint64_t capture_counter(uint32_t which) const {
+        return sum_percpu_counter(bpf_map__fd(skel->maps.capture_counters), which);
+    }
+
     // The programs classify a drop by the conntrack counters moving since
     // the last drop they saw; start them from the counters' current values.
     // Returns each namespace's totals.
@@ -132,14 +143,82 @@ DropSource::DropSource(const CommonOptions& options, const DropOptions& drop_opt
     : netns_(netns),
       cause_plan_(plan_cause_hooks(probe, parse_backend(options.backend))),
       sink_(std::move(sink)),
+      enrich_(options.pod_dirs),
       agreement_(cause_plan_.backend && !cause_plan_.follows_module),
       arm_at_percent_(drop_options.arm_at_percent),
       naming_evictions_(arm_at_percent_ <= 0) {  // --arm-at 0: from the start
-    programs_ = std::make_unique<Programs>(options, cause_plan_, probe);
+    // The file first: a bad path fails before anything is loaded.
+    if (drop_options.pcap.file) capture_ = std::make_unique<PacketCapture>(drop_options.pcap);
+    capture_filter_.pid = options.pid;
+    capture_filter_.comm = options.comm;
+    try {
+        // A refused capture is not fatal (below): the kernel's log only with -v.
+        std::optional<QuietLibbpf> quiet;
+        if (capture_ && !options.verbose) quiet.emplace();
+        load_programs(options, drop_options, probe, capture_ != nullptr);
+    } catch (const HookRefused& refused) {
+        // The capture is optional: drops are traced without it, and the
+        // banner and the summary say why the file stays empty.
+        if (!capture_) throw;
+        capture_->give_up("the kernel refused the programs that read packets (" + std::string(refused.what()) +
+                          "; -v shows the kernel's log)");
+        load_programs(options, drop_options, probe, false);
+    }
+    auto& skel = programs_->skel;
+    if (cause_plan_.follows_module) {
+        const Backend b = *cause_plan_.backend;
+        auto early_drop = programs_->programs_named(cause_programs(b, "early_drop"));
+        auto helper = programs_->programs_named(Programs::helper_programs());
+        auto ct_delete = programs_->programs_named(cause_programs(b, kEvictedEntriesHook));
+        auto clones = programs_->programs_named(Programs::clone_programs());
+        auto all_loaded = [](const std::vector<bpf_program*>& progs) {
+            return std::all_of(progs.begin(), progs.end(), [](bpf_program* p) { return bpf_program__fd(p) >= 0; });
+        };
+        if (all_loaded(early_drop) && all_loaded(helper) && all_loaded(ct_delete) && all_loaded(clones)) {
+            programs_->module_causes =
+                std::make_unique<ModuleHooks>("nf_conntrack", std::move(early_drop), std::move(helper), kprobes);
+            programs_->module_evictions =
+                std::make_unique<ModuleHooks>("nf_conntrack", std::move(ct_delete), std::move(clones), kprobes);
+        } else {
+            cause_note_ = "the kernel refused the kprobes on nf_conntrack's functions";
+        }
+    }
+    for (const auto& [inode, sum] : programs_->prime_counters(netns_)) {
+        start_drops_[inode] = sum.drop;
+        agreement_.before_attach(static_cast<uint32_t>(inode), kernel_counters(sum));
+    }
+    ring_ = std::make_unique<RingBuffer>(bpf_map__fd(skel->maps.drop_events), [this](const void* data, std::size_t size) {
+        auto d = decode_first_drop(data, size);
+        if (!d) {
+            ++malformed_;
+            return;
+        }
+        if (auto r = aggregator_.on_first_drop(*d)) emit(*r);
+    });
+    if (capture_ && capture_->available())
+        ring_->add(bpf_map__fd(skel->maps.capture_events),
+                   [this](const void* data, std::size_t size) { on_capture(data, size); });
+    programs_->hooks.attach();
+    if (!naming_evictions_) programs_->hooks.detach(kEvictedEntriesHook);
+    follow_conntrack();
+    // The other side of each namespace's baseline (see kernel_agreement.hpp).
+    auto namespaces = list_network_namespaces();
+    read_conntrack_fill(namespaces, netns_);
+    check_against_kernel(namespaces);
+}
+
+void DropSource::load_programs(const CommonOptions& options, const DropOptions& drop_options, KernelProbe& probe,
+                               bool capture) {
+    programs_ = std::make_unique<Programs>(options, cause_plan_, probe, capture);
     auto& skel = programs_->skel;
     int ncpu = libbpf_num_possible_cpus();
     skel->rodata->nr_cpus = ncpu > 0 ? static_cast<uint32_t>(ncpu) : 1;
     skel->rodata->state_per_task = read_number_file("/sys/kernel/realtime").value_or(0) == 1;
+    if (capture) {
+        skel->rodata->capture_snaplen = drop_options.pcap.snaplen;
+        skel->rodata->capture_per_flow = drop_options.pcap.per_flow;
+        bpf_map__set_max_entries(skel->maps.capture_events, kCaptureRingBytes);
+    }
     if (!apply_percpu_layout(skel->rodata, probe.kernel_btf())) {
         std::cerr << "nfsleuth: warning: the kernel's BTF has no per-CPU layout; drops without a conntrack entry "
                      "will be reported with cause unknown\n";
@@ -171,43 +250,6 @@ DropSource::DropSource(const CommonOptions& options, const DropOptions& drop_opt
     }
     bpf_map__set_max_entries(skel->maps.drop_aggregates, drop_options.max_flows);
     programs_->hooks.load(skel, "drop programs");
-    if (cause_plan_.follows_module) {
-        const Backend b = *cause_plan_.backend;
-        auto early_drop = programs_->programs_named(cause_programs(b, "early_drop"));
-        auto helper = programs_->programs_named(Programs::helper_programs());
-        auto ct_delete = programs_->programs_named(cause_programs(b, kEvictedEntriesHook));
-        auto clones = programs_->programs_named(Programs::clone_programs());
-        auto all_loaded = [](const std::vector<bpf_program*>& progs) {
-            return std::all_of(progs.begin(), progs.end(), [](bpf_program* p) { return bpf_program__fd(p) >= 0; });
-        };
-        if (all_loaded(early_drop) && all_loaded(helper) && all_loaded(ct_delete) && all_loaded(clones)) {
-            programs_->module_causes =
-                std::make_unique<ModuleHooks>("nf_conntrack", std::move(early_drop), std::move(helper), kprobes);
-            programs_->module_evictions =
-                std::make_unique<ModuleHooks>("nf_conntrack", std::move(ct_delete), std::move(clones), kprobes);
-        } else {
-            cause_note_ = "the kernel refused the kprobes on nf_conntrack's functions";
-        }
-    }
-    for (const auto& [inode, sum] : programs_->prime_counters(netns_)) {
-        start_drops_[inode] = sum.drop;
-        agreement_.before_attach(static_cast<uint32_t>(inode), kernel_counters(sum));
-    }
-    ring_ = std::make_unique<RingBuffer>(bpf_map__fd(skel->maps.drop_events), [this](const void* data, std::size_t size) {
-        auto d = decode_first_drop(data, size);
-        if (!d) {
-            ++malformed_;
-            return;
-        }
-        if (auto r = aggregator_.on_first_drop(*d)) emit(*r);
-    });
-    programs_->hooks.attach();
-    if (!naming_evictions_) programs_->hooks.detach(kEvictedEntriesHook);
-    follow_conntrack();
-    // The other side of each namespace's baseline (see kernel_agreement.hpp).
-    auto namespaces = list_network_namespaces();
-    read_conntrack_fill(namespaces, netns_);
-    check_against_kernel(namespaces);
 }
 
 bool DropSource::sees_evictions() const {
@@ -339,15 +381,46 @@ DropAccounting DropSource::accounting() const {
     return acc;
 }
 
-void DropSource::emit(const DropRecord& r) {
-    agreement_.count(r.key.netns, r.key.cause, r.count);
+DropContext DropSource::context_of(const DropRecord& r) {
     DropContext c{clock_.rfc3339(r.ts_boot_ns), backend(), enrich_.netns_name(r.key.netns), std::nullopt,
                   std::nullopt};
     if (r.origin.pid) {
         c.cmdline = enrich_.cmdline(*r.origin.pid);
         c.cgroup = enrich_.cgroup(r.origin.cgroup_id);
     }
-    sink_(r, c);
+    return c;
+}
+
+void DropSource::emit(const DropRecord& r) {
+    agreement_.count(r.key.netns, r.key.cause, r.count);
+    sink_(r, context_of(r));
+}
+
+void DropSource::on_capture(const void* data, std::size_t size) {
+    auto p = decode_capture(data, size);
+    if (!p) {
+        capture_->count_malformed();
+        return;
+    }
+    if (!matches_filter(capture_filter_, p->drop) || !capture_->admit(*p)) return;
+    // The context only for packets written: it may read /proc.
+    capture_->write(*p, context_of(p->drop));
+}
+
+std::optional<CaptureAccounting> DropSource::capture_accounting() const {
+    if (!capture_) return std::nullopt;
+    CaptureAccounting a = capture_->accounting();
+    a.skipped_flow += programs_->capture_counter(NFS_CAPTURE_CNT_PAST_FLOW);
+    a.lost = programs_->capture_counter(NFS_CAPTURE_CNT_LOST);
+    return a;
+}
+
+std::string DropSource::capture_note() const {
+    if (!capture_) return "";
+    std::string note = "pcap: " + capture_->describe();
+    // Evictions are entries early_drop() removes, not packets.
+    if (sees_evictions()) note += "; evicted entries (early_drop) have no packet to capture";
+    return note;
 }
 
 nlohmann::ordered_json drops_summary(const DropSummary& summary, DropSource& source, NetnsAccess& netns,
@@ -358,8 +431,11 @@ nlohmann::ordered_json drops_summary(const DropSummary& summary, DropSource& sou
     nlohmann::ordered_json j = summary.to_json(fill, acc);
     j["malformed_records"] = source.malformed();
     j["kernel_agreement"] = agreement_json(source.agreement(), netns_name);
+    const auto capture = source.capture_accounting();
+    j["pcap"] = capture ? to_json(*capture) : nlohmann::ordered_json(nullptr);
     for (auto& line : summary.human_lines(fill, acc)) lines.push_back(std::move(line));
     for (auto& line : agreement_lines(source.agreement(), netns_name)) lines.push_back(std::move(line));
+    if (capture) lines.push_back(to_human_line(*capture));
     return j;
 }
 

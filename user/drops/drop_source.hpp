@@ -17,6 +17,7 @@
 #include "drops/drop_aggregator.hpp"
 #include "drops/drop_output.hpp"
 #include "drops/kernel_agreement.hpp"
+#include "drops/packet_capture.hpp"
 #include "kernel/bpf_support.hpp"
 #include "kernel/hooks.hpp"
 #include "kernel/kernel_probe.hpp"
@@ -73,6 +74,11 @@ public:
     void detach();
     DropAccounting accounting() const;
     uint64_t malformed() const { return malformed_; }
+    // --pcap: what was written and skipped, the kernel's counts included;
+    // nullopt without --pcap.
+    std::optional<CaptureAccounting> capture_accounting() const;
+    // For the banner: the capture file and its limits; empty without --pcap.
+    std::string capture_note() const;
     // Conntrack drop counter totals per namespace when tracing started.
     const std::map<uint64_t, uint64_t>& start_drops() const { return start_drops_; }
     ProcessEnricher& enricher() { return enrich_; }
@@ -97,9 +103,18 @@ private:
     uint64_t malformed_ = 0;
     double arm_at_percent_;
     bool naming_evictions_;
+    std::unique_ptr<PacketCapture> capture_;
+    CommonOptions capture_filter_;  // --pid and --comm select the packets written too
     std::unique_ptr<RingBuffer> ring_;
+    // Opens, configures and loads the programs; `capture`: the kfree_skb
+    // programs that also capture packets (--pcap).
+    void load_programs(const CommonOptions& options, const DropOptions& drop_options, KernelProbe& probe,
+                       bool capture);
     void name_evictions(bool on);
+    // What userspace adds to a drop: time, backend, names, command line, cgroup.
+    DropContext context_of(const DropRecord& r);
     void emit(const DropRecord& r);
+    void on_capture(const void* data, std::size_t size);
 };
 
 // The drop part of an exit summary, the same for `drops` and `watch`: what

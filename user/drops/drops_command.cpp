@@ -30,7 +30,7 @@ ExitCode run_drops(const CommonOptions& options, const DropOptions& drop_options
     DropSummary summary;
     DropSource source(options, drop_options, probe, [&](const DropRecord& r, const DropContext& c) {
         if (!matches_filter(options, r)) return;
-        summary.add(r);
+        summary.add(r, c);
         std::cout << (options.json ? json_line(to_json(r, c)) : to_human_line(r, c)) << '\n';
     });
 
@@ -94,6 +94,7 @@ ExitCode run_drops(const CommonOptions& options, const DropOptions& drop_options
 
     std::string banner = source.hooks().banner("conntrack drops", source.backend(), options.duration_s.has_value());
     if (!source.cause_note().empty()) banner += "; " + source.cause_note();
+    if (!source.capture_note().empty()) banner += "; " + source.capture_note();
     std::cerr << banner << std::endl;
     // A table already filling has its evicted entries named from now on.
     check_kernel(true);

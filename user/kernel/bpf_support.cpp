@@ -43,9 +43,18 @@ Link attach_program(bpf_program* prog) {
     return Link(link);
 }
 
-RingBuffer::RingBuffer(int map_fd, Handler handler) : handler_(std::move(handler)) {
-    rb_ = ring_buffer__new(map_fd, on_record, this, nullptr);
+RingBuffer::RingBuffer(int map_fd, Handler handler) : handlers_{std::move(handler)} {
+    rb_ = ring_buffer__new(map_fd, on_record, &handlers_.back(), nullptr);
     if (!rb_) throw Failure(ExitCode::failure, "cannot set up the BPF ring buffer: " + describe_errno(-errno));
+}
+
+void RingBuffer::add(int map_fd, Handler handler) {
+    handlers_.push_back(std::move(handler));
+    int err = ring_buffer__add(rb_, map_fd, on_record, &handlers_.back());
+    if (err) {
+        handlers_.pop_back();
+        throw Failure(ExitCode::failure, "cannot set up the BPF ring buffer: " + describe_errno(err));
+    }
 }
 
 RingBuffer::~RingBuffer() { ring_buffer__free(rb_); }
@@ -60,7 +69,7 @@ void RingBuffer::drain() {
 int RingBuffer::on_record(void* ctx, void* data, std::size_t size) noexcept {
     // Exceptions must not unwind through libbpf's C frames.
     try {
-        static_cast<RingBuffer*>(ctx)->handler_(data, size);
+        (*static_cast<Handler*>(ctx))(data, size);
     } catch (const std::exception& e) {
         std::fprintf(stderr, "nfsleuth: dropped an event: %s\n", e.what());
     } catch (...) {

@@ -4,6 +4,7 @@
 #pragma once
 #include <bpf/libbpf.h>
 
+#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -72,8 +73,9 @@ private:
 // Returns the link or throws Failure naming the program.
 Link attach_program(bpf_program* prog);
 
-// Owns a libbpf ring_buffer consuming one BPF ringbuf map. The handler gets
-// each record; it must not throw (errors are reported through its return).
+// Owns a libbpf ring_buffer consuming BPF ringbuf maps, one handler each.
+// A handler gets each record of its map; an exception it throws is reported
+// and the record dropped.
 class RingBuffer {
 public:
     using Handler = std::function<void(const void* data, std::size_t size)>;
@@ -82,13 +84,16 @@ public:
     RingBuffer(const RingBuffer&) = delete;
     RingBuffer& operator=(const RingBuffer&) = delete;
 
+    // Consumes another map through the same epoll fd and drain(), after
+    // the maps added before it.
+    void add(int map_fd, Handler handler);
     int epoll_fd() const;
     // Consumes everything available without blocking.
     void drain();
 
 private:
     static int on_record(void* ctx, void* data, std::size_t size) noexcept;
-    Handler handler_;
+    std::deque<Handler> handlers_;  // libbpf holds their addresses: a deque keeps them
     ring_buffer* rb_ = nullptr;
 };
 

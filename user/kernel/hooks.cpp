@@ -34,8 +34,8 @@ KfreeSkbArgs kfree_skb_args(const AttachProbe& probe) {
     return arity && *arity < 3 ? KfreeSkbArgs::location : KfreeSkbArgs::reason;
 }
 
-std::vector<HookSpec> drop_hooks(KfreeSkbArgs args) {
-    std::string suffix = args == KfreeSkbArgs::location ? "_at" : "";
+std::vector<HookSpec> drop_hooks(KfreeSkbArgs args, bool capture) {
+    std::string suffix = std::string(capture ? "_pcap" : "") + (args == KfreeSkbArgs::location ? "_at" : "");
     return {
         {"ct_drop", "netfilter drops", true,
          {{Flavor::tp_btf, "kfree_skb", {"btf_kfree_skb" + suffix}},

@@ -45,8 +45,9 @@ const std::vector<HookSpec>& module_hooks();
 // (5.17 and later), or only by its call site inside nf_hook_slow (before).
 enum class KfreeSkbArgs { reason, location };
 KfreeSkbArgs kfree_skb_args(const AttachProbe& probe);
-// Hooks that see every netfilter drop, whatever the backend.
-std::vector<HookSpec> drop_hooks(KfreeSkbArgs args);
+// Hooks that see every netfilter drop, whatever the backend; `capture`:
+// the twins of their programs that also capture packets (--pcap).
+std::vector<HookSpec> drop_hooks(KfreeSkbArgs args, bool capture = false);
 // The log call of a conntrack helper dropping a packet: a kprobe on every
 // backend (the function is variadic, fentry cannot attach to it). Without
 // it, helper drops are reported as rule drops.

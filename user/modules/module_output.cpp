@@ -27,7 +27,7 @@ nlohmann::ordered_json to_json(const ModuleRecord& r) {
     j["module"] = ev.module;
     j["wait"] = ev.type == ModuleEventType::request ? nlohmann::ordered_json(ev.wait) : nlohmann::ordered_json(nullptr);
     j["error"] = ev.type == ModuleEventType::load_error ? nlohmann::ordered_json(errno_name(ev.error)) : nlohmann::ordered_json(nullptr);
-    add_process_json(j, p, r.cgroup_path);
+    add_process_json(j, p, r.cgroup);
     j["kstack"] = r.kstack;
     j["syscall"] = ev.type == ModuleEventType::request ? nlohmann::ordered_json(syscall_from_stack(r.kstack)) : nlohmann::ordered_json(nullptr);
     if (r.trigger) {
@@ -54,7 +54,7 @@ std::string to_human_line(const ModuleRecord& r) {
     }
     line += escape_for_terminal(ev.module);
     if (ev.type == ModuleEventType::load_error) line += " error=" + errno_name(ev.error);
-    line += " by " + process_words(p, r.cgroup_path);
+    line += " by " + process_words(p, r.cgroup);
     if (ev.type == ModuleEventType::request) {
         auto syscall = syscall_from_stack(r.kstack);
         if (!syscall.empty()) line += " syscall=" + syscall;

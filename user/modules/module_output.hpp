@@ -12,6 +12,7 @@
 #include "cli/cli.hpp"
 #include "modules/module_correlator.hpp"
 #include "modules/module_event.hpp"
+#include "process/cgroup_identity.hpp"
 
 namespace nfsleuth {
 
@@ -19,7 +20,7 @@ struct ModuleRecord {
     ModuleEvent event;
     std::optional<Trigger> trigger;
     std::vector<std::string> kstack;  // symbolised, innermost first
-    std::optional<std::string> cgroup_path;
+    std::optional<CgroupIdentity> cgroup;
     std::string ts;                   // RFC 3339
     std::string backend;              // "tracepoint"
 };

@@ -40,7 +40,7 @@ struct ModuleSource::Programs {
 };
 
 ModuleSource::ModuleSource(const CommonOptions& options, KernelProbe& probe, Sink sink)
-    : programs_(std::make_unique<Programs>(options, probe)), sink_(std::move(sink)) {
+    : programs_(std::make_unique<Programs>(options, probe)), sink_(std::move(sink)), cgroups_(options.pod_dirs) {
     ring_ = std::make_unique<RingBuffer>(bpf_map__fd(programs_->skel->maps.module_events),
                                          [this](const void* data, std::size_t size) { on_record(data, size); });
     programs_->hooks.attach();
@@ -70,7 +70,7 @@ void ModuleSource::on_record(const void* data, std::size_t size) {
     if (!ev->kstack.empty()) {
         for (uint64_t addr : ev->kstack) r.kstack.push_back(symbols_.resolve(addr));
     }
-    r.cgroup_path = cgroups_.lookup(ev->proc.cgroup_id);
+    r.cgroup = cgroups_.lookup(ev->proc.cgroup_id);
     r.ts = clock_.rfc3339(ev->ts_boot_ns);
     r.backend = "tracepoint";
     r.event = std::move(*ev);

@@ -10,7 +10,7 @@
 #include "cli/cli.hpp"
 #include "common/clock.hpp"
 #include "kernel/bpf_support.hpp"
-#include "kernel/cgroups.hpp"
+#include "process/cgroup_identity.hpp"
 #include "kernel/hooks.hpp"
 #include "kernel/kallsyms.hpp"
 #include "kernel/kernel_probe.hpp"
@@ -42,7 +42,7 @@ private:
     std::unique_ptr<Programs> programs_;
     Sink sink_;
     BootClock clock_;
-    CgroupPaths cgroups_;
+    CgroupResolver cgroups_;
     RunningKernelSymbols symbols_;
     ModuleCorrelator correlator_;
     uint64_t delivered_ = 0;

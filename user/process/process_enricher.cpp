@@ -67,12 +67,8 @@ std::optional<std::string> ProcessEnricher::cmdline(uint32_t pid) noexcept {
     }
 }
 
-std::optional<std::string> ProcessEnricher::cgroup(uint64_t id) noexcept {
-    try {
-        return cgroups_.lookup(id);
-    } catch (const std::exception&) {
-        return std::nullopt;
-    }
+std::optional<CgroupIdentity> ProcessEnricher::cgroup(uint64_t id) noexcept {
+    return cgroups_.lookup(id);
 }
 
 }  // namespace nfsleuth

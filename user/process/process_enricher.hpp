@@ -8,25 +8,26 @@
 #include <string>
 #include <unordered_map>
 
-#include "kernel/cgroups.hpp"
+#include "process/cgroup_identity.hpp"
 
 namespace nfsleuth {
 
-// Namespace names, process command lines and cgroup paths, looked up
-// lazily and cached (bounded).
+// Namespace names, process command lines and cgroups (paths, containers,
+// pods), looked up lazily and cached (bounded).
 class ProcessEnricher {
 public:
+    explicit ProcessEnricher(PodDirectories pod_dirs = {}) : cgroups_(std::move(pod_dirs)) {}
     // Each is nullopt when it cannot be found out, and none throws: an event
     // is delivered whatever its enrichment runs into.
     std::optional<std::string> netns_name(uint32_t inode) noexcept;
     std::optional<std::string> cmdline(uint32_t pid) noexcept;
-    std::optional<std::string> cgroup(uint64_t id) noexcept;
+    std::optional<CgroupIdentity> cgroup(uint64_t id) noexcept;
 
 private:
     std::unordered_map<uint32_t, std::string> netns_;
     std::chrono::steady_clock::time_point last_scan_{};
     std::unordered_map<uint32_t, std::string> cmdlines_;
-    CgroupPaths cgroups_;
+    CgroupResolver cgroups_;
 };
 
 }  // namespace nfsleuth

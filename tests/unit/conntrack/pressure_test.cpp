@@ -14,7 +14,7 @@ Creation made(uint32_t netns, std::optional<uint32_t> pid, std::string comm, std
     c.netns = netns;
     c.pid = pid;
     c.comm = std::move(comm);
-    c.cgroup = std::move(cgroup);
+    if (cgroup) c.cgroup = CgroupIdentity{*cgroup, parse_cgroup_path(*cgroup)};
     c.cgroup_id = 77;
     c.destination = std::move(dest);
     c.count = n;
@@ -47,6 +47,47 @@ TEST(CreatorStats, RanksProcessesCgroupsAndDestinationsPerNamespace) {
     EXPECT_EQ(t.cgroups[2].name, "(none)");
     EXPECT_EQ(s.created_total(2), 100u);
     EXPECT_EQ(s.top(1, 1).processes.size(), 1u);
+}
+
+TEST(CreatorStats, RanksPodsAndContainers) {
+    const std::string uid_a = "0f1e2d3c_4b5a_6978_8796_a5b4c3d2e1f0", uid_b = "1f1e2d3c_4b5a_6978_8796_a5b4c3d2e1f0";
+    const std::string web = "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod" + uid_a +
+                            ".slice/cri-containerd-" + std::string(64, 'a') + ".scope";
+    const std::string dns = "/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod" + uid_b +
+                            ".slice/crio-" + std::string(64, 'b') + ".scope";
+    CreatorStats s;
+    s.add(made(1, 10, "nginx", "10.0.0.1:80/tcp", 5, web));
+    Creation named = made(1, 11, "coredns", "10.0.0.2:53/udp", 9, dns);
+    named.cgroup->workload.pod_namespace = "kube-system";
+    named.cgroup->workload.pod_name = "coredns-x";
+    named.cgroup->workload.container_name = "coredns";
+    s.add(named);
+    s.add(made(1, 12, "sshd", "10.0.0.3:22/tcp", 2, "/system.slice/sshd.service"));
+    s.add(made(1, std::nullopt, "", "10.0.0.3:22/tcp", 1));
+    const auto t = s.top(1, 10);
+    auto names = [](const std::vector<CreatorStats::Ranked>& v) {
+        std::vector<std::pair<std::string, uint64_t>> out;
+        for (const auto& r : v) out.emplace_back(r.name, r.entries);
+        return out;
+    };
+    using Ranking = std::vector<std::pair<std::string, uint64_t>>;
+    EXPECT_EQ(names(t.pods), (Ranking{{"kube-system/coredns-x", 9},
+                                      {"pod:0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0", 5},
+                                      {"(not in a pod)", 2},
+                                      {"(none)", 1}}));
+    EXPECT_EQ(names(t.containers), (Ranking{{"kube-system/coredns-x/coredns", 9},
+                                            {"containerd:aaaaaaaaaaaaa", 5},
+                                            {"(not in a container)", 2},
+                                            {"(none)", 1}}));
+    PressureChange c{{1, "ns-a", 17, 20}, PressureChange::State::high, std::nullopt};
+    const auto j = to_json(c, t, 80, "T", "kprobe");
+    EXPECT_EQ(j["creators"]["pods"][0].dump(), R"({"pod":"kube-system/coredns-x","entries":9})");
+    EXPECT_EQ(j["creators"]["containers"][1].dump(), R"({"container":"containerd:aaaaaaaaaaaaa","entries":5})");
+    EXPECT_NE(to_human_line(c, t, 80, "T").find("; pods: kube-system/coredns-x 9, pod:0f1e2d3c"), std::string::npos);
+    // A host without containers: no pods or containers in the line.
+    CreatorStats bare;
+    bare.add(made(1, 12, "sshd", "10.0.0.3:22/tcp", 2, "/system.slice/sshd.service"));
+    EXPECT_EQ(to_human_line(c, bare.top(1, 5), 80, "T").find("pods:"), std::string::npos);
 }
 
 TEST(CreatorStats, WindowKeepsTwoPeriods) {
@@ -86,7 +127,7 @@ TEST(CreatorStats, BoundedKeysFoldIntoOther) {
 }
 
 TEST(PressureMonitor, EdgeTriggeredWithRepeatAndHysteresis) {
-    PressureMonitor m(90, 60s, 5);
+    PressureMonitor m({90, 0s, 60s, 5});
     auto t0 = std::chrono::steady_clock::time_point{} + 1000s;
     auto at = [&](uint64_t count) { return std::vector<FillSample>{{7, "ns", count, 100}}; };
     EXPECT_TRUE(m.observe(at(89), t0).empty());
@@ -116,7 +157,7 @@ TEST(PressureMonitor, IgnoresUnknownLimitsAndForgetsVanishedNamespaces) {
 TEST(PressureOutput, JsonAndHumanLine) {
     CreatorStats s;
     s.add(made(7, 42, "evil\x1b[2J", "10.0.0.1:53/udp", 18, "/system.slice/x"));
-    PressureChange c{{7, "ns-a", 18, 20}, PressureChange::State::high};
+    PressureChange c{{7, "ns-a", 18, 20}, PressureChange::State::high, std::nullopt};
     auto j = to_json(c, s.top(7, 5), 90, "2026-01-01T00:00:00.000000Z", "netlink");
     EXPECT_EQ(j["type"], "ct_pressure");
     EXPECT_EQ(j["state"], "high");
@@ -133,7 +174,7 @@ TEST(PressureOutput, JsonAndHumanLine) {
     EXPECT_EQ(line.find('\x1b'), std::string::npos);
     EXPECT_NE(line.find("conntrack 18/20 (90.0%, threshold 90.0%)"), std::string::npos);
     EXPECT_NE(line.find("10.0.0.1:53/udp 18"), std::string::npos);
-    PressureChange cleared{{7, "ns-a", 10, 20}, PressureChange::State::cleared};
+    PressureChange cleared{{7, "ns-a", 10, 20}, PressureChange::State::cleared, std::nullopt};
     EXPECT_EQ(to_human_line(cleared, s.top(7, 5), 90, "T"),
               "T pressure cleared ns-a netns=7 conntrack 10/20 (50.0%, threshold 90.0%)");
 }

@@ -12,11 +12,14 @@
 #include <vector>
 
 #include "common/json_line.hpp"
+#include "test_support.hpp"
 
 using namespace nfsleuth;
 using json = nlohmann::ordered_json;
 
 namespace {
+
+using nfsleuth_test::cgroup_at;
 
 constexpr uint32_t kHostNetns = 4026531840u;
 constexpr uint32_t kRouterNetns = 4026532500u;
@@ -115,7 +118,7 @@ DropContext context() {
 DropContext curl_context() {
     DropContext c = context();
     c.cmdline = "curl http://10.0.0.2/";
-    c.cgroup = "/user.slice/user-1000.slice/session-3.scope";
+    c.cgroup = cgroup_at("/user.slice/user-1000.slice/session-3.scope");
     return c;
 }
 
@@ -135,7 +138,7 @@ bool is_printable_ascii(const std::string& s) {
 
 const std::vector<std::string> kRecordKeys = {
     "type", "ts",   "cause", "flow", "netns",   "netns_name", "zone",   "hook",  "in_if",   "out_if",
-    "local", "pid", "comm",  "cmdline", "cgroup", "uid",      "count",  "first", "backend",
+    "local", "pid", "comm",  "cmdline", "cgroup", "container", "pod", "unit", "uid",      "count",  "first", "backend",
 };
 
 }  // namespace
@@ -180,7 +183,7 @@ TEST(DropJson, LocalProcessDrop) {
         "netns": 4026531840, "netns_name": null, "zone": 0, "hook": "output",
         "in_if": null, "out_if": "eth0", "local": true, "pid": 1234, "comm": "curl",
         "cmdline": "curl http://10.0.0.2/", "cgroup": "/user.slice/user-1000.slice/session-3.scope",
-        "uid": 1000, "count": 1, "first": true, "backend": "tracepoint"
+        "container": null, "pod": null, "unit": "session-3.scope", "uid": 1000, "count": 1, "first": true, "backend": "tracepoint"
     })"));
     EXPECT_TRUE(j.at("pid").is_number_unsigned());
     EXPECT_TRUE(j.at("netns").is_number_unsigned());
@@ -286,7 +289,7 @@ DropContext hostile_context() {
     DropContext c = context();
     c.netns_name = "ns\x1b]0;x\x07";
     c.cmdline = "sh -c \"rm -rf\"\n\xfe caf\xc3\xa9";
-    c.cgroup = "/evil\r.scope";
+    c.cgroup = cgroup_at("/evil\r.scope");
     return c;
 }
 
@@ -345,8 +348,8 @@ TEST(DropHumanLine, HostileStringsAreEscaped) {
 DropSummary example_summary(std::size_t top = 10) {
     DropSummary s(top);
     const DropRecord curl = local_table_full();
-    s.add(curl);                                         // 1 table_full
-    s.add(record(curl.raw_key, curl.origin, 7, false));  // 7 more of the same key
+    s.add(curl, context());                                     // 1 table_full
+    s.add(record(curl.raw_key, curl.origin, 7, false), context());  // 7 more of the same key
 
     nfs_drop_key dns = key(kRouterNetns, NFS_CAUSE_INSERT_FAILED, kForward);
     const uint8_t src6[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01};
@@ -356,19 +359,24 @@ DropSummary example_summary(std::size_t top = 10) {
     dns.flow.dport = 53;
     Origin forwarded;
     forwarded.in_if = "veth-a";
-    s.add(record(dns, forwarded, 2, true));
+    s.add(record(dns, forwarded, 2, true), context());
 
     nfs_drop_key ping = key(kRouterNetns, NFS_CAUSE_INVALID, kOutput);
     set_v4(ping.flow, {10, 0, 0, 1}, {10, 0, 0, 3}, 1);
     Origin local_no_process;
     local_no_process.local = true;
-    s.add(record(ping, local_no_process, 1, true));
+    s.add(record(ping, local_no_process, 1, true), context());
 
     nfs_drop_key dig = key(kHostNetns, NFS_CAUSE_UNKNOWN, kOutput);
     set_v4(dig.flow, {10, 0, 0, 1}, {10, 0, 0, 53}, 17);
     dig.flow.sport = 41000;
     dig.flow.dport = 53;
-    s.add(record(dig, process(2000, "dig"), 4, true));
+    DropContext in_pod = context();
+    in_pod.cgroup = cgroup_at("/kubepods/besteffort/pod0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0/" + std::string(64, 'c'));
+    in_pod.cgroup->workload.pod_namespace = "kube-system";
+    in_pod.cgroup->workload.pod_name = "coredns-x";
+    in_pod.cgroup->workload.container_name = "coredns";
+    s.add(record(dig, process(2000, "dig"), 4, true), in_pod);
     return s;
 }
 
@@ -412,6 +420,10 @@ TEST(DropSummary, HumanLines) {
         "  4  dig[2000]",
         "  2  (received or forwarded)",
         "  1  (local, no process)",
+        "By pod:",
+        "  4  kube-system/coredns-x",
+        "By container:",
+        "  4  kube-system/coredns-x/coredns",
         "By destination:",
         "  8  10.0.0.2:80/tcp",
         "  4  10.0.0.53:53/udp",
@@ -430,9 +442,10 @@ TEST(DropSummary, TopTruncatesWithCountOfTheRest) {
     const auto lines = example_summary(2).human_lines({}, DropAccounting{});
     const std::vector<std::string> by_cause(lines.begin() + 1, lines.begin() + 5);
     EXPECT_EQ(by_cause, (std::vector<std::string>{"By cause:", "  8  table_full", "  4  unknown", "  (2 more)"}));
-    const std::vector<std::string> tail(lines.begin() + 8, lines.begin() + 16);
+    const std::vector<std::string> tail(lines.begin() + 8, lines.begin() + 20);
     EXPECT_EQ(tail, (std::vector<std::string>{"By process:", "  8  curl[1234]", "  4  dig[2000]", "  (2 more)",
-                                              "By destination:", "  8  10.0.0.2:80/tcp", "  4  10.0.0.53:53/udp",
+                                              "By pod:", "  4  kube-system/coredns-x", "By container:",
+                                              "  4  kube-system/coredns-x/coredns", "By destination:", "  8  10.0.0.2:80/tcp", "  4  10.0.0.53:53/udp",
                                               "  (2 more)"}));
     // The namespaces are all listed, however many.
     EXPECT_EQ(lines[5], "By netns:");
@@ -446,8 +459,8 @@ TEST(DropSummary, EqualCountsAreListedByName) {
     a.origin.comm = "zz";
     DropRecord b = local_table_full();
     b.origin.comm = "aa";
-    s.add(a);
-    s.add(b);
+    s.add(a, context());
+    s.add(b, context());
     const auto lines = s.human_lines({}, DropAccounting{});
     const auto at = std::find(lines.begin(), lines.end(), "By process:");
     ASSERT_NE(at, lines.end());
@@ -457,7 +470,7 @@ TEST(DropSummary, EqualCountsAreListedByName) {
 
 TEST(DropSummary, TableFullAdviceWithoutFill) {
     DropSummary s;
-    s.add(local_table_full());
+    s.add(local_table_full(), context());
     // Count without max: no "X/Y entries".
     std::map<uint32_t, NetnsFill> fill;
     fill[kHostNetns] = NetnsFill{std::nullopt, 100, std::nullopt, std::nullopt};
@@ -474,14 +487,14 @@ TEST(DropSummary, TableFullAdviceWithoutFill) {
 TEST(DropSummary, NoAdviceForEarlyDropRuleOrOther) {
     DropSummary s;
     for (uint8_t cause : {NFS_CAUSE_EARLY_DROP, NFS_CAUSE_RULE, NFS_CAUSE_OTHER_CT}) {
-        s.add(record(tcp_key(kHostNetns, cause, kOutput, {10, 0, 0, 1}, 1, {10, 0, 0, 2}, 2), Origin{}, 1, true));
+        s.add(record(tcp_key(kHostNetns, cause, kOutput, {10, 0, 0, 1}, 1, {10, 0, 0, 2}, 2), Origin{}, 1, true), context());
     }
     EXPECT_EQ(s.to_json({}, DropAccounting{}).at("advice"), json::array());
 }
 
 TEST(DropSummary, HostileNamesAreEscapedInLines) {
     DropSummary s;
-    s.add(hostile_record());
+    s.add(hostile_record(), context());
     std::map<uint32_t, NetnsFill> fill;
     fill[kHostNetns] = NetnsFill{"ns\x1b]0;x\x07", std::nullopt, std::nullopt, std::nullopt};
     for (const auto& line : s.human_lines(fill, DropAccounting{})) {
@@ -535,6 +548,8 @@ TEST(DropSummary, Json) {
              {{"process", "(received or forwarded)"}, {"count", 2}},
              {{"process", "(local, no process)"}, {"count", 1}},
          }},
+        {"by_pod", {{{"pod", "kube-system/coredns-x"}, {"count", 4}}}},
+        {"by_container", {{{"container", "kube-system/coredns-x/coredns"}, {"count", 4}}}},
         {"by_destination",
          {
              {{"destination", "10.0.0.2:80/tcp"}, {"count", 8}},

@@ -31,7 +31,7 @@ void expect_programs_exist(const Skeleton<Skel>& skel, const std::vector<HookSpe
 TEST(HookTable, EveryDropHookProgramIsInTheDropObject) {
     const Skeleton<drops_bpf> skel;
     for (auto args : {KfreeSkbArgs::reason, KfreeSkbArgs::location})
-        expect_programs_exist(skel, drop_hooks(args), "drops.bpf.c");
+        for (bool capture : {false, true}) expect_programs_exist(skel, drop_hooks(args, capture), "drops.bpf.c");
     expect_programs_exist(skel, {helper_drop_hook()}, "drops.bpf.c");
     expect_programs_exist(skel, drop_cause_hooks(), "drops.bpf.c");
     for (auto b : {Backend::fentry, Backend::kprobe})

@@ -12,12 +12,15 @@
 #include "common/json_line.hpp"
 #include "module_event_builders.hpp"
 #include "modules/module_correlator.hpp"
+#include "test_support.hpp"
 
 using namespace nfsleuth;
 using namespace nfsleuth::testing;
 using json = nlohmann::ordered_json;
 
 namespace {
+
+using nfsleuth_test::cgroup_at;
 
 constexpr uint32_t kNetns = 4026531840u;
 
@@ -66,7 +69,7 @@ const std::vector<std::string> kSetsockoptStack = {
 
 const std::set<std::string> kEventKeys = {
     "type",  "ts",       "module", "wait",      "error",     "pid",     "tid",     "comm",
-    "cmdline", "argv",   "argv_truncated", "uid", "gid",     "cgroup",  "cgroup_id", "netns",
+    "cmdline", "argv",   "argv_truncated", "uid", "gid",     "cgroup",  "container", "pod", "unit", "cgroup_id", "netns",
     "ancestors", "kstack", "syscall", "trigger", "backend",
 };
 
@@ -93,7 +96,7 @@ TEST(ModuleJson, RequestHasEveryFieldWithItsType) {
     p.tid = 1235;
     ModuleRecord r = record(request(10 * kSecond, p, "iptable_nat"));
     r.kstack = kSetsockoptStack;
-    r.cgroup_path = "/user.slice/user-1000.slice/session-3.scope";
+    r.cgroup = cgroup_at("/user.slice/user-1000.slice/session-3.scope");
     const json j = to_json(r);
 
     EXPECT_EQ(keys(j), kEventKeys);
@@ -187,7 +190,7 @@ ModuleRecord hostile_record() {
                              {"a\tb", "\xff\xfe", "caf\xc3\xa9", "\xc2\x9b", "x\x7f", "line1\r\nline2"},
                              {{1, "in\x1b]0;t\x07it", false}});
     ModuleRecord r = record(request(kSecond, p, "nf\ncon\xe6\x97"));
-    r.cgroup_path = "/evil\n.scope";
+    r.cgroup = cgroup_at("/evil\n.scope");
     r.kstack = {"__request_module+0x1", "__x64_sys_socket+0x2"};
     Trigger t = iptables_trigger();
     t.comm = "tr\x1bigger";
@@ -243,7 +246,7 @@ TEST(ModuleHumanLine, LoadWithTrigger) {
 TEST(ModuleHumanLine, RequestWithCgroupAndSyscall) {
     ModuleRecord r = record(request(10 * kSecond, iptables_process(), "iptable_nat"));
     r.kstack = kSetsockoptStack;
-    r.cgroup_path = "/user.slice";
+    r.cgroup = cgroup_at("/user.slice");
     EXPECT_EQ(to_human_line(r),
               "2023-11-14T22:13:20.123456Z request iptable_nat by iptables[1234] uid=0 netns=4026531840 "
               "cgroup=/user.slice cmd=\"iptables -t nat -L\" parents=bash[1200] <- sshd[900] syscall=setsockopt");
