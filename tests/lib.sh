@@ -265,6 +265,27 @@ require_cgroup2() {
   echo "$root"
 }
 
+# Makes a cgroup of the test's (parents too), removed with everything made
+# under it once its processes are gone: the kills of start_in_cgroup,
+# registered later, run first. Skips when the hierarchy refuses it.
+make_cgroup() { # dir
+  mkdir -p "$1" || { echo "skip [$TEST_NAME]: cannot create a cgroup at $1"; exit "$SKIP"; }
+  on_exit "for try in \$(seq 50); do find '$1' -depth -type d -exec rmdir {} + 2>/dev/null; [[ -d '$1' ]] || break; sleep 0.1; done"
+}
+
+# A real Prometheus on a free loopback port ($pport, pid $prom), scraping
+# every second what the scrape_configs entries given (YAML) say;
+# `query EXPR` asks it.
+start_prometheus() { # scrape-configs
+  pport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  printf 'global:\n  scrape_interval: 1s\nscrape_configs:\n%s\n' "$1" >"$WORK/prometheus.yml"
+  prometheus --config.file="$WORK/prometheus.yml" --storage.tsdb.path="$WORK/tsdb" \
+    --web.listen-address="127.0.0.1:$pport" >"$WORK/prometheus.log" 2>&1 &
+  prom=$!
+  on_exit "kill $prom; wait $prom"
+}
+query() { curl -sS "http://127.0.0.1:$pport/api/v1/query" --data-urlencode "query=$1"; }
+
 # Runs a command in the background inside a cgroup, moved there before it
 # execs (sh, then `ip netns exec`, then the command: one pid, in $!).
 start_in_cgroup() { # cgroup output-file command...

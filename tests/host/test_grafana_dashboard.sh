@@ -135,22 +135,11 @@ pass "promtool check rules accepts all $nexprs queries: $(grep -o 'SUCCESS.*' "$
 # Prometheus first: its service discovery hands new targets to the scrapers
 # every 5 s, so it starts while the daemon attaches, and learns the
 # daemon's address from a file.
-pport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 echo '[]' >"$WORK/targets.json"
-cat >"$WORK/prometheus.yml" <<YML
-global:
-  scrape_interval: 1s
-scrape_configs:
-  - job_name: nfsleuth
+start_prometheus "  - job_name: nfsleuth
     file_sd_configs:
-      - files: ["$WORK/targets.json"]
-        refresh_interval: 1s
-YML
-prometheus --config.file="$WORK/prometheus.yml" --storage.tsdb.path="$WORK/tsdb" \
-  --web.listen-address="127.0.0.1:$pport" >"$WORK/prometheus.log" 2>&1 &
-prom=$!
-on_exit "kill $prom; wait $prom"
-query() { curl -sS "http://127.0.0.1:$pport/api/v1/query" --data-urlencode "query=$1"; }
+      - files: [\"$WORK/targets.json\"]
+        refresh_interval: 1s"
 
 # Four drops in a namespace of the test's own, so the drop queries have
 # series to evaluate (and labels to check).

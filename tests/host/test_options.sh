@@ -210,8 +210,8 @@ live_run() {
   pod_uid=3a1b2c3d-0000-4000-8000-00000000000$(($$ % 10))
   sender_id=$(printf 'sender-%s' "$$" | sha256sum | cut -c1-64)
   local pods_top="$cgroot/nfsl-opt-$$"
+  make_cgroup "$pods_top"
   mkdir -p "$pods_top/kubepods/burstable/pod$pod_uid/$sender_id"
-  on_exit "for try in \$(seq 50); do find '$pods_top' -depth -type d -exec rmdir {} + 2>/dev/null; [[ -d '$pods_top' ]] || break; sleep 0.1; done"
   mkdir -p "$WORK/k1/pods/opt_sender-a_$pod_uid/sender" "$WORK/k1/pods/opt_sender-a_$pod_uid/helper" \
     "$WORK/k1/containers" "$WORK/k2/pods/opt_sender-w_$pod_uid/sender"
   touch "$WORK/k1/containers/sender-a_opt_sender-$sender_id.log"

@@ -97,12 +97,8 @@ check_evictions "" 0 "healthy table"
 # ---- 2. Under pressure: two creators in two cgroups ------------------------
 cg_a="$cgroot/nfsl-arm-$$-a"
 cg_b="$cgroot/nfsl-arm-$$-b"
-for cg in "$cg_a" "$cg_b"; do
-  mkdir "$cg" || { echo "skip [$TEST_NAME]: cannot create a cgroup in $cgroot"; exit "$SKIP"; }
-  # Removed once its process is gone: the kill registered later runs first.
-  # (Not `i`: the loop running the cleanups counts in it.)
-  on_exit "for try in \$(seq 50); do rmdir '$cg' && break; sleep 0.1; done"
-done
+make_cgroup "$cg_a"
+make_cgroup "$cg_b"
 start_in_netns "$ns" "$WORK/listen.out" "$TRAFFIC" tcp-listen --addr 127.0.0.1 --port 7102 --duration-ms 300000
 until [[ -s $WORK/listen.out ]]; do sleep 0.05; done
 # 1000 entries: the healthy table's 320 stay below --arm-at (32%).

@@ -28,10 +28,7 @@ ns_inode=$(stat -L -c %i "/run/netns/$ns")
 
 # ---- the cgroups, as each runtime lays them out (under a root of the test's) --
 top="$cgroot/nfsl-ctr-$$"
-mkdir "$top" || { echo "skip [$TEST_NAME]: cannot create a cgroup in $cgroot"; exit "$SKIP"; }
-# Removed deepest first once their processes are gone (the kills registered
-# later run first).
-on_exit "for try in \$(seq 50); do find '$top' -depth -type d -exec rmdir {} + 2>/dev/null; [[ -d '$top' ]] || break; sleep 0.1; done"
+make_cgroup "$top"
 hex64() { printf '%s' "$1" | sha256sum | cut -c1-64; }
 uid_web=0a1b2c3d-0000-4000-8000-00000000000$(($$ % 10))
 uid_dns=1a1b2c3d-0000-4000-8000-00000000000$(($$ % 10))
@@ -130,9 +127,46 @@ for c in "${!want[@]}"; do
     "${sends[$c]}"
 done
 
+# ---- 3. a pod that starts while watch runs ----------------------------------------
+# Its cgroup and log directory appear now, after the last reading. Naming
+# never waits for the directories: the first drop names the pod by uid and
+# asks for a reading, which names the next drops.
+uid_late=5a1b2c3d-0000-4000-8000-00000000000$(($$ % 10))
+id_late=$(hex64 "late-$$")
+cg[late]="$top/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod${uid_late//-/_}.slice/cri-containerd-$id_late.scope"
+mkdir -p "${cg[late]}" "$logs/pods/shop_late-0_$uid_late/app" "$logs/pods/shop_late-0_$uid_late/init"
+ln -s "$logs/pods/shop_late-0_$uid_late/app/0.log" "$logs/containers/late-0_shop_app-$id_late.log"
+late_drops() { events ".type == \"ct_drop\" and .container.id == \"$id_late\""; }
+late_drop() { # n: one more datagram from the pod, then its n-th drop
+  start_in_cgroup "${cg[late]}" "$WORK/late-$1.out" ip netns exec "$ns" "$TRAFFIC" udp-send --dst 127.0.0.1 \
+    --port 7998 --count 1
+  local deadline=$((SECONDS + 10))
+  until (($(late_drops | wc -l) >= $1)); do
+    ((SECONDS < deadline)) || fail "the late pod's drop $1: not seen within 10 s"
+    sleep 0.1
+  done
+}
+late_drop 1
+assert_eq "{\"runtime\":\"containerd\",\"id\":\"$id_late\",\"name\":null} {\"namespace\":null,\"name\":null,\"uid\":\"$uid_late\",\"qos\":\"besteffort\"}" \
+  "$(late_drops | jq -c '.container, .pod' | paste -sd' ')" \
+  "the first drop of a pod not read yet: its uid, not a wait for its name"
+for n in 2 3 4 5 6; do
+  late_drop "$n"
+  [[ -n $(late_drops | jq -c 'select(.pod.name == "late-0")') ]] && break
+done
+assert_eq "{\"runtime\":\"containerd\",\"id\":\"$id_late\",\"name\":\"app\"} {\"namespace\":\"shop\",\"name\":\"late-0\",\"uid\":\"$uid_late\",\"qos\":\"besteffort\"}" \
+  "$(late_drops | jq -c 'select(.pod.name == "late-0") | .container, .pod' | head -2 | paste -sd' ')" \
+  "a later drop names the pod and the container (after $((n - 1)) more)"
+
 stop_nfsleuth "$daemon" || fail "watch exited with $?"
 summary=$(events '.type == "summary"')
+late='test("late-0|'"$uid_late|${id_late:0:13}"'")'
 assert_eq '[{"pod":"shop/web-0","count":6},{"pod":"kube-system/coredns-abc","count":5},{"pod":"batch/job-1","count":4}]' \
-  "$(jq -c .drops.by_pod <<<"$summary")" "summary: drops by pod"
+  "$(jq -c "[.drops.by_pod[] | select(.pod | $late | not)]" <<<"$summary")" "summary: drops by pod"
+assert_eq "[{\"pod\":\"pod:$uid_late\",\"count\":1},{\"pod\":\"shop/late-0\",\"count\":$((n - 1))}]" \
+  "$(jq -c "[.drops.by_pod[] | select(.pod | $late)] | sort_by(.pod)" <<<"$summary")" "summary: the late pod, by uid then by name"
 assert_eq "[{\"container\":\"shop/web-0/nginx\",\"count\":6},{\"container\":\"kube-system/coredns-abc/coredns\",\"count\":5},{\"container\":\"batch/job-1/worker\",\"count\":4},{\"container\":\"docker:${id_dock:0:12}\",\"count\":3},{\"container\":\"docker:${id_dockfs:0:12}\",\"count\":2},{\"container\":\"podman:${id_pod:0:12}\",\"count\":1}]" \
-  "$(jq -c .drops.by_container <<<"$summary")" "summary: drops by container"
+  "$(jq -c "[.drops.by_container[] | select(.container | $late | not)]" <<<"$summary")" "summary: drops by container"
+assert_eq "[{\"container\":\"containerd:${id_late:0:13}\",\"count\":1},{\"container\":\"shop/late-0/app\",\"count\":$((n - 1))}]" \
+  "$(jq -c "[.drops.by_container[] | select(.container | $late)] | sort_by(.container)" <<<"$summary")" \
+  "summary: the late container, by id then by name"

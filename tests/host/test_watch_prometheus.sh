@@ -31,21 +31,10 @@ assert_contains "$WORK/metrics.txt" "nfsleuth_drops_total{cause=\"rule\",netns=\
 curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/nope" >"$WORK/404"
 assert_eq 404 "$(cat "$WORK/404")" "unknown paths are 404"
 
-# A real Prometheus on a free loopback port, scraping every second.
-pport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-cat >"$WORK/prometheus.yml" <<YML
-global:
-  scrape_interval: 1s
-scrape_configs:
-  - job_name: nfsleuth
+# A real Prometheus scraping the daemon every second.
+start_prometheus "  - job_name: nfsleuth
     static_configs:
-      - targets: ["127.0.0.1:$port"]
-YML
-prometheus --config.file="$WORK/prometheus.yml" --storage.tsdb.path="$WORK/tsdb" \
-  --web.listen-address="127.0.0.1:$pport" >"$WORK/prometheus.log" 2>&1 &
-prom=$!
-on_exit "kill $prom; wait $prom"
-query() { curl -fsS "http://127.0.0.1:$pport/api/v1/query" --data-urlencode "query=$1"; }
+      - targets: [\"127.0.0.1:$port\"]"
 deadline=$((SECONDS + 60))
 value=""
 until [[ $value == 4 ]]; do

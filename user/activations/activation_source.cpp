@@ -66,10 +66,11 @@ struct ActivationSource::Programs {
     bool uses_netlink() const { return hooks.backend() == "tracepoint"; }
 };
 
-ActivationSource::ActivationSource(const CommonOptions& options, KernelProbe& probe, Sink sink, NetnsAccess& netns)
+ActivationSource::ActivationSource(const CommonOptions& options, KernelProbe& probe, CgroupResolver& cgroups, Sink sink,
+                                   NetnsAccess& netns)
     : sink_(std::move(sink)),
       netns_(netns),
-      cgroups_(options.pod_dirs),
+      cgroups_(cgroups),
       programs_(std::make_unique<Programs>(options, probe, symbols_)) {
     ring_ = std::make_unique<RingBuffer>(bpf_map__fd(programs_->skel->maps.activation_events),
                                          [this](const void* data, std::size_t size) { on_record(data, size); });

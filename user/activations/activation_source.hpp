@@ -36,8 +36,9 @@ class ActivationSource {
 public:
     using Sink = std::function<void(const ActivationRecord&)>;
     // Throws Failure(unsupported) when no way to see activations exists here.
-    // Namespaces are entered through `netns`, which must outlive this.
-    ActivationSource(const CommonOptions& options, KernelProbe& probe, Sink sink,
+    // Namespaces are entered through `netns`, cgroups named through
+    // `cgroups`; both must outlive this.
+    ActivationSource(const CommonOptions& options, KernelProbe& probe, CgroupResolver& cgroups, Sink sink,
                      NetnsAccess& netns = in_process_netns());
     ~ActivationSource();
 
@@ -64,7 +65,7 @@ private:
     Sink sink_;
     NetnsAccess& netns_;
     BootClock clock_;
-    CgroupResolver cgroups_;
+    CgroupResolver& cgroups_;
     RunningKernelSymbols symbols_;  // before programs_: they read addresses from it
     std::map<uint64_t, std::string> conntrack_hooks_;  // address -> name of conntrack's hook functions
     struct Programs;

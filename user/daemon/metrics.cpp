@@ -142,7 +142,7 @@ void MetricsRegistry::define(const std::string& family, Kind kind, std::string h
     std::lock_guard lock(mutex_);
     if (family == folded_family || index_.count(family))
         throw std::logic_error("metrics: family \"" + family + "\" defined twice");
-    Family f{family, kind, std::move(help), std::move(label_names), {}, {}, {}, 0};
+    Family f{family, kind, std::move(help), std::move(label_names), {}, {}, {}, {}, 0};
     // A family without labels has exactly one series, shown from the start.
     if (f.label_names.empty()) f.series.emplace(Labels{}, Series{0, now()});
     index_.emplace(family, families_.size());
@@ -186,18 +186,66 @@ void MetricsRegistry::expire(Family& f, TimePoint now) const {
             ++it;
             continue;
         }
-        if (f.kind == Kind::counter) {
-            // The value moves, so "other" stays monotonic and the sum over
-            // the family never decreases.
-            if (!f.other) f.other = Series{0, now};
-            f.other->value += it->second.value;
-            f.other->changed = now;
-        }
-        f.folded += 1;
-        it = f.series.erase(it);
+        auto next = std::next(it);
+        fold_into_other(f, it, now);
+        it = next;
     }
     // A gauge "other" nobody refreshed is stale; a counter's never expires.
     if (f.kind == Kind::gauge && f.other && now - f.other->changed >= options_.idle_expiry) f.other.reset();
+}
+
+void MetricsRegistry::fold_into_other(Family& f, std::map<Labels, Series>::iterator it, TimePoint now) const {
+    if (f.kind == Kind::counter) {
+        // The value moves, so "other" stays monotonic and the sum over the
+        // family never decreases.
+        if (!f.other) f.other = Series{0, now};
+        f.other->value += it->second.value;
+        f.other->changed = now;
+    }
+    f.folded += 1;
+    f.series.erase(it);
+}
+
+double MetricsRegistry::decayed(const Volume& v, TimePoint now) const {
+    const double half_lives = std::chrono::duration<double>(now - v.at) /
+                              std::chrono::duration<double>(options_.volume_half_life);
+    return half_lives > 0 ? v.recent * std::exp2(-half_lives) : v.recent;
+}
+
+void MetricsRegistry::grow(Volume& v, double delta, TimePoint now) const {
+    v.recent = decayed(v, now) + delta;
+    v.at = now;
+}
+
+bool MetricsRegistry::promote(Family& f, const Labels& labels, double delta, TimePoint now) const {
+    // Twice the weakest, so that two label sets of like volume do not trade
+    // the slot back and forth.
+    constexpr double margin = 2;
+    auto contender = f.contenders.find(labels);
+    if (contender == f.contenders.end()) {
+        if (f.contenders.size() >= std::max<std::size_t>(1000, 10 * options_.max_series)) {
+            auto stalest = std::min_element(f.contenders.begin(), f.contenders.end(),
+                                            [](const auto& a, const auto& b) { return a.second.at < b.second.at; });
+            f.contenders.erase(stalest);
+        }
+        contender = f.contenders.emplace(labels, Volume{0, now}).first;
+    }
+    grow(contender->second, delta, now);
+    auto weakest = f.series.end();
+    double weakest_volume = 0;
+    for (auto it = f.series.begin(); it != f.series.end(); ++it) {
+        const double v = decayed(it->second.volume, now);
+        if (weakest == f.series.end() || v < weakest_volume) {
+            weakest = it;
+            weakest_volume = v;
+        }
+    }
+    if (weakest == f.series.end() || contender->second.recent <= margin * weakest_volume) return false;
+    fold_into_other(f, weakest, now);
+    // Its growth before this stays in "other": the new series starts here.
+    f.series.emplace(labels, Series{delta, now, contender->second});
+    f.contenders.erase(contender);
+    return true;
 }
 
 void MetricsRegistry::expire_all(TimePoint now) const {
@@ -208,6 +256,7 @@ void MetricsRegistry::count_up(Family& f, const Labels& labels, double delta, Ti
     auto bump = [&](Series& s) {
         s.value += delta;
         if (delta > 0) s.changed = now;
+        grow(s.volume, delta, now);
     };
     if (is_other(f, labels)) {
         if (!f.other) f.other = Series{0, now};
@@ -220,10 +269,10 @@ void MetricsRegistry::count_up(Family& f, const Labels& labels, double delta, Ti
     }
     if (f.series.size() >= options_.max_series) expire(f, now);
     if (f.series.size() < options_.max_series) {
-        f.series.emplace(labels, Series{delta, now});
+        f.series.emplace(labels, Series{delta, now, Volume{delta, now}});
         return;
     }
-    if (delta > 0) {
+    if (delta > 0 && !promote(f, labels, delta, now)) {
         if (!f.other) f.other = Series{0, now};
         bump(*f.other);
         f.folded += 1;

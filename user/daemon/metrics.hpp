@@ -6,7 +6,9 @@
 // namespaces): a hostile workload chooses them. So every family holds a
 // bounded number of series, values are cleaned to valid UTF-8 without
 // control characters when they arrive, and the rest of a family's activity
-// is folded into one series whose label values are all "other".
+// is folded into one series whose label values are all "other". The series
+// kept are the top N by recent volume: a counter's label set in "other"
+// whose recent growth is twice that of the weakest series takes its slot.
 //
 // Families of the daemon, for example: nfsleuth_drops_total{cause,netns},
 // nfsleuth_conntrack_entries{netns}, nfsleuth_events_lost_total{source,reason},
@@ -31,6 +33,9 @@ struct MetricsOptions {
     // A series unchanged for this long gives its slot back (counters fold
     // their value into "other", gauges set with set() disappear).
     std::chrono::steady_clock::duration idle_expiry = std::chrono::minutes(15);
+    // A counter's recent volume: its growth, each unit counting half after
+    // this long. What ranks the series of a full family.
+    std::chrono::steady_clock::duration volume_half_life = std::chrono::minutes(5);
     // Injectable for tests; steady_clock::now when empty. Called with the
     // registry's lock held: it must not call back into the registry.
     std::function<std::chrono::steady_clock::time_point()> clock;
@@ -80,9 +85,17 @@ public:
 
 private:
     using TimePoint = std::chrono::steady_clock::time_point;
+    // Growth decaying with volume_half_life.
+    struct Volume {
+        double recent = 0;
+        TimePoint at;
+    };
     struct Series {
-        double value = 0;
+        Series(double value, TimePoint changed) : Series(value, changed, Volume{0, changed}) {}
+        Series(double value, TimePoint changed, Volume volume) : value(value), changed(changed), volume(volume) {}
+        double value;
         TimePoint changed;
+        Volume volume;  // counters
     };
     struct Mirror {
         double last = 0;
@@ -96,6 +109,7 @@ private:
         std::map<Labels, Series> series;  // at most max_series, rendered sorted
         std::optional<Series> other;      // the overflow series
         std::map<Labels, Mirror> mirrors; // set_counter's last values, bounded
+        std::map<Labels, Volume> contenders;  // counter label sets in "other", bounded
         double folded = 0;
     };
 
@@ -105,6 +119,12 @@ private:
     Labels clean(const Labels& label_values) const;
     bool is_other(const Family& f, const Labels& labels) const;
     void count_up(Family& f, const Labels& labels, double delta, TimePoint now);
+    double decayed(const Volume& v, TimePoint now) const;
+    void grow(Volume& v, double delta, TimePoint now) const;
+    // A full family's slot for `labels` when its volume beats the weakest
+    // series' (whose value moves to "other"); false to count it in "other".
+    bool promote(Family& f, const Labels& labels, double delta, TimePoint now) const;
+    void fold_into_other(Family& f, std::map<Labels, Series>::iterator it, TimePoint now) const;
     void expire(Family& f, TimePoint now) const;
     void expire_all(TimePoint now) const;
 

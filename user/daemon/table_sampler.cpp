@@ -88,10 +88,8 @@ void TableSampler::take_creations() {
         creators_.add(c);
         const std::string netns = netns_label(enrich.netns_name(c.netns), c.netns);
         metrics_.add("nfsleuth_conntrack_created_total", {netns}, static_cast<double>(c.count));
-        if (c.cgroup && c.cgroup->workload.in_container())
-            metrics_.add("nfsleuth_container_conntrack_created_total",
-                         {netns, pod_label(c.cgroup->workload), container_label(c.cgroup->workload)},
-                         static_cast<double>(c.count));
+        add_container_count(metrics_, "nfsleuth_container_conntrack_created_total", {netns}, c.cgroup,
+                            static_cast<double>(c.count));
     }
     auto now = std::chrono::steady_clock::now();
     if (now - last_rotation_ >= window_) {

@@ -236,10 +236,12 @@ ExitCode run_watch(const CommonOptions& options, const DropOptions& drop_options
     // Only needed while choosing and attaching hooks: its parsed BTF is
     // released once everything is attached.
     auto probe = std::make_unique<KernelProbe>(options.btf);
-    WatchedDrops drops(options, drop_options, *probe, netns, out, metrics);
+    // One for all sources: the hierarchy and the kubelet's directories read once.
+    CgroupResolver cgroups(options.pod_dirs);
+    WatchedDrops drops(options, drop_options, *probe, cgroups, netns, out, metrics);
     WatchedCreations creations(options, *probe, drops.source().cause_plan(), drop_options, netns);
-    WatchedModules modules(options, *probe, out, metrics);
-    WatchedActivations activations(options, *probe, netns, out, metrics);
+    WatchedModules modules(options, *probe, cgroups, out, metrics);
+    WatchedActivations activations(options, *probe, cgroups, netns, out, metrics);
     const std::vector<WatchedSource*> sources = {&drops, &creations, &modules, &activations};
     metrics.set("nfsleuth_build_info", {version, drops.source().backend()}, 1);
     publish_accounting(sources, metrics);

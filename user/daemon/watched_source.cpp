@@ -36,24 +36,31 @@ std::string netns_label(const std::optional<std::string>& name, uint32_t inode) 
     return name ? *name : std::to_string(inode);
 }
 
+void add_container_count(MetricsRegistry& metrics, const std::string& family, MetricsRegistry::Labels labels,
+                         const std::optional<CgroupIdentity>& cgroup, double count) {
+    if (!cgroup || !cgroup->workload.in_container()) return;
+    labels.push_back(pod_label(cgroup->workload));
+    labels.push_back(container_label(cgroup->workload));
+    metrics.add(family, labels, count);
+}
+
 // --- drops ---------------------------------------------------------------------
 
 WatchedDrops::WatchedDrops(const CommonOptions& options, const DropOptions& drop_options, KernelProbe& probe,
-                           BrokerClient& netns, DaemonOutput& out, MetricsRegistry& metrics)
+                           CgroupResolver& cgroups, BrokerClient& netns, DaemonOutput& out,
+                           MetricsRegistry& metrics)
     : netns_(netns),
       out_(out),
       metrics_(metrics),
       interval_(static_cast<int64_t>(drop_options.interval_s * 1000)),
-      source_(options, drop_options, probe, [this](const DropRecord& r, const DropContext& c) {
+      source_(options, drop_options, probe, cgroups, [this](const DropRecord& r, const DropContext& c) {
           summary_.add(r, c);
           if (r.first) ++first_drop_records_;
           const std::string cause = r.key.cause ? to_string(*r.key.cause) : "unknown";
           const std::string netns = netns_label(c.netns_name, r.key.netns);
           metrics_.add("nfsleuth_drops_total", {cause, netns}, static_cast<double>(r.count));
-          if (c.cgroup && c.cgroup->workload.in_container())
-              metrics_.add("nfsleuth_container_drops_total",
-                           {cause, netns, pod_label(c.cgroup->workload), container_label(c.cgroup->workload)},
-                           static_cast<double>(r.count));
+          add_container_count(metrics_, "nfsleuth_container_drops_total", {cause, netns}, c.cgroup,
+                              static_cast<double>(r.count));
           out_.emit(to_json(r, c), to_human_line(r, c));
       }, netns, netns) {}
 
@@ -188,11 +195,11 @@ ojson WatchedCreations::summarize(std::vector<std::string>& lines) {
 
 // --- modules -------------------------------------------------------------------
 
-WatchedModules::WatchedModules(const CommonOptions& options, KernelProbe& probe, DaemonOutput& out,
-                               MetricsRegistry& metrics)
+WatchedModules::WatchedModules(const CommonOptions& options, KernelProbe& probe, CgroupResolver& cgroups,
+                               DaemonOutput& out, MetricsRegistry& metrics)
     : OptionalWatchedSource("modules") {
     if (!KernelProbe::modules_supported()) return;
-    source_ = std::make_unique<ModuleSource>(options, probe, [this, &out, &metrics](const ModuleRecord& r) {
+    source_ = std::make_unique<ModuleSource>(options, probe, cgroups, [this, &out, &metrics](const ModuleRecord& r) {
         summary_.add(r);
         if (r.event.type == ModuleEventType::load) {
             const std::string& by = r.trigger ? r.trigger->comm : r.event.proc.comm;
@@ -226,11 +233,11 @@ ojson WatchedModules::summarize(std::vector<std::string>& lines) {
 
 // --- activations ---------------------------------------------------------------
 
-WatchedActivations::WatchedActivations(const CommonOptions& options, KernelProbe& probe, BrokerClient& netns,
-                                       DaemonOutput& out, MetricsRegistry& metrics)
+WatchedActivations::WatchedActivations(const CommonOptions& options, KernelProbe& probe, CgroupResolver& cgroups,
+                                       BrokerClient& netns, DaemonOutput& out, MetricsRegistry& metrics)
     : OptionalWatchedSource("activations") {
     try {
-        source_ = std::make_unique<ActivationSource>(options, probe, [&out, &metrics](const ActivationRecord& r) {
+        source_ = std::make_unique<ActivationSource>(options, probe, cgroups, [&out, &metrics](const ActivationRecord& r) {
             metrics.add("nfsleuth_conntrack_activations_total", {to_string(r.family), r.event.proc.comm});
             out.emit(to_json(r), to_human_line(r));
         }, netns);

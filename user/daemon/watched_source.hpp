@@ -68,11 +68,16 @@ std::vector<MetricsRegistry::Sample> hook_attached_samples(const std::vector<Hoo
 // The label a namespace goes by in metrics: its name, or its inode.
 std::string netns_label(const std::optional<std::string>& name, uint32_t inode);
 
+// Counts `count` in a per-container family, labelled `labels` then pod and
+// container, when the cgroup is a container's.
+void add_container_count(MetricsRegistry& metrics, const std::string& family, MetricsRegistry::Labels labels,
+                         const std::optional<CgroupIdentity>& cgroup, double count);
+
 // Conntrack drops: every drop counted, each flow's first reported at once.
 class WatchedDrops : public WatchedSource {
 public:
     WatchedDrops(const CommonOptions& options, const DropOptions& drop_options, KernelProbe& probe,
-                 BrokerClient& netns, DaemonOutput& out, MetricsRegistry& metrics);
+                 CgroupResolver& cgroups, BrokerClient& netns, DaemonOutput& out, MetricsRegistry& metrics);
     DropSource& source() { return source_; }
     const DropSource& source() const { return source_; }
 
@@ -140,7 +145,8 @@ private:
 // Who loads kernel modules; absent on a kernel without loadable modules.
 class WatchedModules : public OptionalWatchedSource<ModuleSource> {
 public:
-    WatchedModules(const CommonOptions& options, KernelProbe& probe, DaemonOutput& out, MetricsRegistry& metrics);
+    WatchedModules(const CommonOptions& options, KernelProbe& probe, CgroupResolver& cgroups, DaemonOutput& out,
+                   MetricsRegistry& metrics);
     // The source (in the base) goes first: its sink fills summary_.
     ~WatchedModules() override { source_.reset(); }
 
@@ -156,8 +162,8 @@ private:
 // way to see it (its hooks then reported as given up).
 class WatchedActivations : public OptionalWatchedSource<ActivationSource> {
 public:
-    WatchedActivations(const CommonOptions& options, KernelProbe& probe, BrokerClient& netns, DaemonOutput& out,
-                       MetricsRegistry& metrics);
+    WatchedActivations(const CommonOptions& options, KernelProbe& probe, CgroupResolver& cgroups, BrokerClient& netns,
+                       DaemonOutput& out, MetricsRegistry& metrics);
 
     std::string banner() const override;
     void start(EventLoop& loop, const std::function<void()>& flush) override;

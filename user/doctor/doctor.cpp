@@ -43,6 +43,7 @@ struct Trial {
 
 Trial try_real_programs(const CommonOptions& options, KernelProbe& probe) {
     Trial t;
+    CgroupResolver cgroups(options.pod_dirs);
     auto keep = [&](const std::vector<HookOutcome>& outcomes) {
         for (const auto& o : outcomes) t.hooks.insert_or_assign(o.hook, o);
     };
@@ -57,12 +58,12 @@ Trial try_real_programs(const CommonOptions& options, KernelProbe& probe) {
     };
     if (KernelProbe::modules_supported()) {
         attempt("module events", [&] {
-            ModuleSource s(options, probe, [](const ModuleRecord&) {});
+            ModuleSource s(options, probe, cgroups, [](const ModuleRecord&) {});
             keep(s.hooks().outcomes());
         });
     }
     attempt("conntrack drops", [&] {
-        DropSource s(options, DropOptions{}, probe, [](const DropRecord&, const DropContext&) {});
+        DropSource s(options, DropOptions{}, probe, cgroups, [](const DropRecord&, const DropContext&) {});
         keep(s.hooks().outcomes());
     });
     attempt("conntrack creations", [&] {
@@ -70,7 +71,7 @@ Trial try_real_programs(const CommonOptions& options, KernelProbe& probe) {
         keep(s.hooks().outcomes());
     });
     attempt("conntrack activations", [&] {
-        ActivationSource s(options, probe, [](const ActivationRecord&) {});
+        ActivationSource s(options, probe, cgroups, [](const ActivationRecord&) {});
         keep(s.hooks().outcomes());
     });
     return t;

@@ -138,12 +138,12 @@ struct DropSource::Programs {
     }
 };
 
-DropSource::DropSource(const CommonOptions& options, const DropOptions& drop_options, KernelProbe& probe, Sink sink,
-                       NetnsAccess& netns, KprobeEvents& kprobes)
+DropSource::DropSource(const CommonOptions& options, const DropOptions& drop_options, KernelProbe& probe,
+                       CgroupResolver& cgroups, Sink sink, NetnsAccess& netns, KprobeEvents& kprobes)
     : netns_(netns),
       cause_plan_(plan_cause_hooks(probe, parse_backend(options.backend))),
       sink_(std::move(sink)),
-      enrich_(options.pod_dirs),
+      enrich_(cgroups),
       agreement_(cause_plan_.backend && !cause_plan_.follows_module),
       arm_at_percent_(drop_options.arm_at_percent),
       naming_evictions_(arm_at_percent_ <= 0) {  // --arm-at 0: from the start

@@ -37,9 +37,11 @@ constexpr std::chrono::milliseconds kModuleFollowPeriod{200};
 class DropSource {
 public:
     using Sink = std::function<void(const DropRecord&, const DropContext&)>;
-    // Namespaces are read through `netns`, the kprobes following
-    // nf_conntrack get their perf events from `kprobes`; both must outlive this.
-    DropSource(const CommonOptions& options, const DropOptions& drop_options, KernelProbe& probe, Sink sink,
+    // Cgroups are named through `cgroups`, namespaces read through `netns`,
+    // the kprobes following nf_conntrack get their perf events from
+    // `kprobes`; all must outlive this.
+    DropSource(const CommonOptions& options, const DropOptions& drop_options, KernelProbe& probe,
+               CgroupResolver& cgroups, Sink sink,
                NetnsAccess& netns = in_process_netns(), KprobeEvents& kprobes = in_process_kprobes());
     ~DropSource();
 

@@ -27,8 +27,9 @@ ExitCode run_drops(const CommonOptions& options, const DropOptions& drop_options
                      "drops are still reported\n";
     }
     KernelProbe probe(options.btf);
+    CgroupResolver cgroups(options.pod_dirs);
     DropSummary summary;
-    DropSource source(options, drop_options, probe, [&](const DropRecord& r, const DropContext& c) {
+    DropSource source(options, drop_options, probe, cgroups, [&](const DropRecord& r, const DropContext& c) {
         if (!matches_filter(options, r)) return;
         summary.add(r, c);
         std::cout << (options.json ? json_line(to_json(r, c)) : to_human_line(r, c)) << '\n';

@@ -39,8 +39,8 @@ struct ModuleSource::Programs {
     }
 };
 
-ModuleSource::ModuleSource(const CommonOptions& options, KernelProbe& probe, Sink sink)
-    : programs_(std::make_unique<Programs>(options, probe)), sink_(std::move(sink)), cgroups_(options.pod_dirs) {
+ModuleSource::ModuleSource(const CommonOptions& options, KernelProbe& probe, CgroupResolver& cgroups, Sink sink)
+    : programs_(std::make_unique<Programs>(options, probe)), sink_(std::move(sink)), cgroups_(cgroups) {
     ring_ = std::make_unique<RingBuffer>(bpf_map__fd(programs_->skel->maps.module_events),
                                          [this](const void* data, std::size_t size) { on_record(data, size); });
     programs_->hooks.attach();

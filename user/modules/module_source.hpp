@@ -26,7 +26,8 @@ void require_module_support();
 class ModuleSource {
 public:
     using Sink = std::function<void(const ModuleRecord&)>;
-    ModuleSource(const CommonOptions& options, KernelProbe& probe, Sink sink);
+    // Cgroups are named through `cgroups`, which must outlive this.
+    ModuleSource(const CommonOptions& options, KernelProbe& probe, CgroupResolver& cgroups, Sink sink);
     ~ModuleSource();
 
     const HookSelection& hooks() const;
@@ -42,7 +43,7 @@ private:
     std::unique_ptr<Programs> programs_;
     Sink sink_;
     BootClock clock_;
-    CgroupResolver cgroups_;
+    CgroupResolver& cgroups_;
     RunningKernelSymbols symbols_;
     ModuleCorrelator correlator_;
     uint64_t delivered_ = 0;

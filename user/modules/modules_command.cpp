@@ -28,8 +28,9 @@ ExitCode run_modules(const CommonOptions& options) {
     require_tracing_privileges();
 
     KernelProbe probe(options.btf);
+    CgroupResolver cgroups(options.pod_dirs);
     ModuleSummary summary;
-    ModuleSource source(options, probe, [&](const ModuleRecord& r) {
+    ModuleSource source(options, probe, cgroups, [&](const ModuleRecord& r) {
         if (!matches_filter(options, r)) return;
         summary.add(r);
         std::cout << (options.json ? json_line(to_json(r)) : to_human_line(r)) << std::endl;

@@ -14,16 +14,10 @@ constexpr std::size_t kMaxEntries = 20000;
 
 }  // namespace
 
-PodNames::PodNames(PodDirectories dirs, std::chrono::seconds refresh) : dirs_(std::move(dirs)), refresh_(refresh) {}
-
-void PodNames::rescan() {
-    last_scan_ = std::chrono::steady_clock::now();
-    scanned_ = true;
-    pods_.clear();
-    pod_containers_.clear();
-    container_names_.clear();
+PodIndex read_pod_directories(const PodDirectories& dirs) {
+    PodIndex index;
     std::error_code ec;
-    for (fs::directory_iterator it(dirs_.pods, ec), end; !ec && it != end && pods_.size() < kMaxEntries;
+    for (fs::directory_iterator it(dirs.pods, ec), end; !ec && it != end && index.pods.size() < kMaxEntries;
          it.increment(ec)) {
         PodDirName pod;
         if (!it->is_directory(ec) || !parse_pod_dir_name(it->path().filename().string(), pod)) continue;
@@ -32,38 +26,88 @@ void PodNames::rescan() {
         for (fs::directory_iterator c(it->path(), inner), cend; !inner && c != cend && containers.size() < 64;
              c.increment(inner))
             if (c->is_directory(inner)) containers.push_back(c->path().filename().string());
-        pod_containers_[pod.uid] = std::move(containers);
-        pods_[pod.uid] = std::move(pod);
+        index.pod_containers[pod.uid] = std::move(containers);
+        index.pods[pod.uid] = std::move(pod);
     }
     ec.clear();
-    for (fs::directory_iterator it(dirs_.containers, ec), end;
-         !ec && it != end && container_names_.size() < kMaxEntries; it.increment(ec)) {
+    fs::directory_iterator links(dirs.containers, ec);
+    index.containers_listed = !ec;
+    for (fs::directory_iterator it = std::move(links), end;
+         !ec && it != end && index.container_names.size() < kMaxEntries; it.increment(ec)) {
         ContainerLogName log;
         if (parse_container_log_name(it->path().filename().string(), log))
-            container_names_[log.container_id] = log.container_name;
+            index.container_names[log.container_id] = log.container_name;
     }
+    return index;
 }
 
-bool PodNames::known(const Workload& w) const {
-    if (w.in_pod() && !pods_.count(w.pod_uid)) return false;
-    if (w.in_pod() && w.in_container() && !container_names_.count(w.container_id)) return false;
-    return true;
+PodNames::PodNames(PodDirectories dirs, std::chrono::milliseconds min_gap, std::chrono::seconds retry)
+    : dirs_(std::move(dirs)),
+      min_gap_(min_gap),
+      retry_(retry),
+      index_(std::make_shared<const PodIndex>(read_pod_directories(dirs_))) {}
+
+uint64_t PodNames::readings() const {
+    std::lock_guard lock(mutex_);
+    return readings_;
+}
+
+std::shared_ptr<const PodIndex> PodNames::index() const {
+    std::lock_guard lock(mutex_);
+    return index_;
+}
+
+void PodNames::ask(const std::string& key) {
+    const auto now = std::chrono::steady_clock::now();
+    auto [it, fresh] = asked_.try_emplace(key, now);
+    if (!fresh && now - it->second < retry_) return;
+    it->second = now;
+    if (asked_.size() > kMaxEntries) asked_.clear();
+    {
+        std::lock_guard lock(mutex_);
+        wanted_ = true;
+    }
+    wake_.notify_one();
+    if (!reader_.joinable()) reader_ = std::jthread([this](std::stop_token stop) { read_when_asked(stop); });
+}
+
+void PodNames::read_when_asked(std::stop_token stop) {
+    std::unique_lock lock(mutex_);
+    while (!stop.stop_requested()) {
+        if (!wake_.wait(lock, stop, [this] { return wanted_; })) return;
+        // Paced: misses keep coming while a pod has no directory.
+        if (wake_.wait_until(lock, stop, read_at_ + min_gap_, [] { return false; }) || stop.stop_requested()) return;
+        wanted_ = false;
+        read_at_ = std::chrono::steady_clock::now();
+        lock.unlock();
+        auto fresh = std::make_shared<const PodIndex>(read_pod_directories(dirs_));
+        lock.lock();
+        index_ = std::move(fresh);
+        ++readings_;
+    }
 }
 
 void PodNames::name(Workload& w) {
     if (!w.in_pod()) return;
-    if (!known(w) && (!scanned_ || std::chrono::steady_clock::now() - last_scan_ >= refresh_)) rescan();
-    auto pod = pods_.find(w.pod_uid);
-    if (pod == pods_.end()) return;
+    const auto index = this->index();
+    auto pod = index->pods.find(w.pod_uid);
+    if (pod == index->pods.end()) {
+        ask(w.pod_uid);
+        return;
+    }
     w.pod_namespace = pod->second.pod_namespace;
     w.pod_name = pod->second.pod_name;
     if (!w.in_container()) return;
-    if (auto c = container_names_.find(w.container_id); c != container_names_.end()) {
+    if (auto c = index->container_names.find(w.container_id); c != index->container_names.end()) {
         w.container_name = c->second;
-    } else if (auto dirs = pod_containers_.find(w.pod_uid);
-               dirs != pod_containers_.end() && dirs->second.size() == 1) {
-        // Without /var/log/containers, a pod of one container still names it.
+        return;
+    }
+    if (auto dirs = index->pod_containers.find(w.pod_uid);
+        dirs != index->pod_containers.end() && dirs->second.size() == 1) {
+        // Without its link, a pod of one container still names it.
         w.container_name = dirs->second.front();
+    } else if (index->containers_listed) {
+        ask(w.container_id);  // a link the kubelet makes just after the container starts
     }
 }
 

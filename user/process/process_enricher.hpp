@@ -16,7 +16,8 @@ namespace nfsleuth {
 // pods), looked up lazily and cached (bounded).
 class ProcessEnricher {
 public:
-    explicit ProcessEnricher(PodDirectories pod_dirs = {}) : cgroups_(std::move(pod_dirs)) {}
+    // `cgroups` must outlive this.
+    explicit ProcessEnricher(CgroupResolver& cgroups) : cgroups_(cgroups) {}
     // Each is nullopt when it cannot be found out, and none throws: an event
     // is delivered whatever its enrichment runs into.
     std::optional<std::string> netns_name(uint32_t inode) noexcept;
@@ -27,7 +28,7 @@ private:
     std::unordered_map<uint32_t, std::string> netns_;
     std::chrono::steady_clock::time_point last_scan_{};
     std::unordered_map<uint32_t, std::string> cmdlines_;
-    CgroupResolver cgroups_;
+    CgroupResolver& cgroups_;
 };
 
 }  // namespace nfsleuth

@@ -226,14 +226,15 @@ TEST(MetricsCounter, CardinalityCapSendsNewLabelSetsToOther) {
     r.define("nfsleuth_drops_total", Kind::counter, "Drops.", {"cause", "comm"});
     r.add("nfsleuth_drops_total", {"table_full", "curl"});
     r.add("nfsleuth_drops_total", {"table_full", "wget"}, 2);
-    r.add("nfsleuth_drops_total", {"table_full", "evil1"}, 3);
+    // Not twice the weakest series' volume: no slot for them.
+    r.add("nfsleuth_drops_total", {"table_full", "evil1"}, 2);
     r.add("nfsleuth_drops_total", {"table_full", "evil2"});
     r.add("nfsleuth_drops_total", {"table_full", "curl"});  // keeps its series
     std::string text = r.render();
     EXPECT_EQ(samples_of(text, "nfsleuth_drops_total"),
               (Lines{"nfsleuth_drops_total{cause=\"table_full\",comm=\"curl\"} 2",
                      "nfsleuth_drops_total{cause=\"table_full\",comm=\"wget\"} 2",
-                     "nfsleuth_drops_total{cause=\"other\",comm=\"other\"} 4"}));
+                     "nfsleuth_drops_total{cause=\"other\",comm=\"other\"} 3"}));
     EXPECT_EQ(samples_of(text, MetricsRegistry::folded_family), Lines{folded_line("nfsleuth_drops_total", "2")});
 }
 
@@ -380,11 +381,65 @@ TEST(MetricsCounter, SetCounterBeyondTheCapSendsGrowthToOther) {
     MetricsRegistry r(clock.options(1));
     const std::string fam = "nfsleuth_events_lost_total";
     r.define(fam, Kind::counter, "Lost events.", {"source"});
-    r.set_counter(fam, {"a"}, 1);
+    r.set_counter(fam, {"a"}, 4);
     r.set_counter(fam, {"b"}, 5);
     r.set_counter(fam, {"b"}, 7);
     r.set_counter(fam, {"b"}, 6);
-    EXPECT_EQ(samples_of(r.render(), fam), (Lines{fam + "{source=\"a\"} 1", fam + "{source=\"other\"} 7"}));
+    EXPECT_EQ(samples_of(r.render(), fam), (Lines{fam + "{source=\"a\"} 4", fam + "{source=\"other\"} 7"}));
+}
+
+// --- top N by volume ---------------------------------------------------------
+
+TEST(MetricsTopN, AHeavyNewcomerTakesTheWeakestSlot) {
+    FakeClock clock;
+    MetricsRegistry r(clock.options(2));
+    const std::string fam = "nfsleuth_container_drops_total";
+    r.define(fam, Kind::counter, "Drops.", {"container"});
+    r.add(fam, {"web"}, 10);
+    r.add(fam, {"job"}, 1);
+    clock.now += 1s;
+    r.add(fam, {"noisy"}, 3);  // more than twice job's volume
+    std::string text = r.render();
+    EXPECT_EQ(samples_of(text, fam),
+              (Lines{fam + "{container=\"noisy\"} 3", fam + "{container=\"web\"} 10", fam + "{container=\"other\"} 1"}));
+    EXPECT_EQ(family_sum(text, fam), 14) << "nothing counted twice or lost";
+    EXPECT_EQ(samples_of(text, MetricsRegistry::folded_family), Lines{folded_line(fam, "1")});
+    r.add(fam, {"job"}, 1);  // job is the contender now, and a weak one
+    EXPECT_EQ(samples_of(r.render(), fam),
+              (Lines{fam + "{container=\"noisy\"} 3", fam + "{container=\"web\"} 10", fam + "{container=\"other\"} 2"}));
+}
+
+TEST(MetricsTopN, VolumeIsRecentGrowth) {
+    FakeClock clock;
+    MetricsRegistry r(clock.options(1, 100h));
+    const std::string fam = "nfsleuth_container_drops_total";
+    r.define(fam, Kind::counter, "Drops.", {"container"});
+    r.add(fam, {"yesterday"}, 100);
+    clock.now += 5min;  // one half-life: 50 against 4
+    r.add(fam, {"today"}, 4);
+    EXPECT_EQ(samples_of(r.render(), fam),
+              (Lines{fam + "{container=\"yesterday\"} 100", fam + "{container=\"other\"} 4"}));
+    clock.now += 25min;  // five more: 1.5625 against 4.125 (4 halved five times, and 4)
+    r.add(fam, {"today"}, 4);
+    const std::string text = r.render();
+    EXPECT_EQ(samples_of(text, fam),
+              (Lines{fam + "{container=\"today\"} 4", fam + "{container=\"other\"} 104"}));
+    EXPECT_EQ(family_sum(text, fam), 108);
+}
+
+TEST(MetricsTopN, LabelSetsOfLikeVolumeDoNotTradeTheSlot) {
+    FakeClock clock;
+    MetricsRegistry r(clock.options(1));
+    const std::string fam = "nfsleuth_container_drops_total";
+    r.define(fam, Kind::counter, "Drops.", {"container"});
+    for (int i = 0; i < 100; ++i) {
+        r.add(fam, {"a"}, 1);
+        r.add(fam, {"b"}, i % 2 ? 2 : 1);  // b a little busier than a, not twice
+        clock.now += 1s;
+    }
+    const std::string text = r.render();
+    EXPECT_EQ(samples_of(text, fam), (Lines{fam + "{container=\"a\"} 100", fam + "{container=\"other\"} 150"}));
+    EXPECT_EQ(samples_of(text, MetricsRegistry::folded_family), Lines{folded_line(fam, "100")});
 }
 
 // --- gauges -----------------------------------------------------------------

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdint>
@@ -78,4 +79,30 @@ TEST_F(CgroupTree, NewDirectoryIsFoundOnALaterScan) {
 TEST(CgroupPaths, MissingRootFindsNothing) {
     CgroupPaths paths(std::string("/nonexistent/nfsleuth-cgroup-root"));
     EXPECT_EQ(paths.lookup(1), std::nullopt);
+}
+
+// On the real cgroup2 hierarchy, a cgroup made after the first lookup is
+// found at once through its file handle (a walk would wait a second).
+TEST(CgroupPaths, ANewCgroupIsFoundByItsHandleAtOnce) {
+    std::ifstream mounts("/proc/self/mounts");
+    std::string device, dir, type, rest, root;
+    while (mounts >> device >> dir >> type && std::getline(mounts, rest))
+        if (type == "cgroup2") root = dir;
+    if (root.empty() || ::geteuid() != 0) GTEST_SKIP() << "needs root and a cgroup2 hierarchy";
+    CgroupPaths paths;
+    struct stat st{};
+    ASSERT_EQ(::stat(root.c_str(), &st), 0);
+    ASSERT_EQ(paths.lookup(st.st_ino), std::optional<std::string>("/"));
+
+    const std::string name = "nfsleuth-unit-" + std::to_string(::getpid());
+    const fs::path made = fs::path(root) / name;
+    std::error_code ec;
+    if (!fs::create_directory(made, ec)) GTEST_SKIP() << "cannot make a cgroup in " << root << ": " << ec.message();
+    const uint64_t id = [&] {
+        struct stat s{};
+        return ::stat(made.c_str(), &s) == 0 ? static_cast<uint64_t>(s.st_ino) : 0;
+    }();
+    const auto found = paths.lookup(id);
+    fs::remove(made, ec);
+    EXPECT_EQ(found, std::optional<std::string>("/" + name));
 }

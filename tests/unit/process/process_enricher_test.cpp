@@ -7,10 +7,12 @@
 
 namespace {
 
+using nfsleuth::CgroupResolver;
 using nfsleuth::ProcessEnricher;
 
 TEST(ProcessEnricher, ReadsALiveProcesssCommandLine) {
-    ProcessEnricher enrich;
+    CgroupResolver cgroups;
+    ProcessEnricher enrich(cgroups);
     auto cmdline = enrich.cmdline(static_cast<uint32_t>(::getpid()));
     ASSERT_TRUE(cmdline);
     EXPECT_NE(cmdline->find("unit_tests"), std::string::npos) << *cmdline;
@@ -19,7 +21,8 @@ TEST(ProcessEnricher, ReadsALiveProcesssCommandLine) {
 // The sender of a drop may be gone, or exiting, by the time it is looked
 // up: the answer is "unknown", never an exception that loses the event.
 TEST(ProcessEnricher, ExitedOrExitingProcessesAreUnknownNotErrors) {
-    ProcessEnricher enrich;
+    CgroupResolver cgroups;
+    ProcessEnricher enrich(cgroups);
     pid_t child = ::fork();
     ASSERT_GE(child, 0);
     if (child == 0) ::_exit(0);

@@ -3,9 +3,13 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <filesystem>
+#include <functional>
 #include <fstream>
+#include <memory>
 #include <string>
+#include <thread>
 
 #include "process/cgroup_identity.hpp"
 #include "test_support.hpp"
@@ -221,25 +225,59 @@ TEST_F(PodNamesTest, SeveralContainersWithoutLinksLeaveTheNameUnknown) {
     EXPECT_EQ(container_key(w), "shop/web-0/aaaaaaaaaaaaa");
 }
 
-TEST_F(PodNamesTest, APodThatAppearsLaterIsNamedAfterTheRefresh) {
-    PodNames names(dirs, std::chrono::seconds(0));
-    Workload before = in_pod(kId);
-    names.name(before);
-    EXPECT_EQ(pod_label(before), "pod:" + kUid);
-    add_pod("shop", "web-0", {"nginx"});
-    Workload after = in_pod(kId);
-    names.name(after);
-    EXPECT_EQ(pod_label(after), "shop/web-0");
+// Within `limit`, what `done` waits for.
+bool eventually(const std::function<bool()>& done, std::chrono::milliseconds limit = std::chrono::seconds(10)) {
+    const auto until = std::chrono::steady_clock::now() + limit;
+    while (!done()) {
+        if (std::chrono::steady_clock::now() > until) return false;
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return true;
 }
 
-TEST_F(PodNamesTest, RereadsAtMostOncePerPeriod) {
-    PodNames names(dirs, std::chrono::hours(1));
-    Workload before = in_pod(kId);
-    names.name(before);
+TEST_F(PodNamesTest, APodThatAppearsLaterIsNamedOnceReadAgain) {
+    PodNames names(dirs, std::chrono::milliseconds(0), std::chrono::seconds(0));
+    EXPECT_EQ(pod_label(named(names, kId)), "pod:" + kUid) << "a miss answers at once, with the uid";
     add_pod("shop", "web-0", {"nginx"});
-    Workload after = in_pod(kId);
-    names.name(after);
-    EXPECT_EQ(pod_label(after), "pod:" + kUid) << "read again within the period";
+    EXPECT_TRUE(eventually([&] { return pod_label(named(names, kId)) == "shop/web-0"; }));
+    EXPECT_GE(names.readings(), 2u);
+}
+
+TEST_F(PodNamesTest, ANameNotFoundIsNotAskedForAgainWithinTheRetryPeriod) {
+    PodNames names(dirs, std::chrono::milliseconds(0), std::chrono::hours(1));
+    EXPECT_EQ(pod_label(named(names, kId)), "pod:" + kUid);
+    ASSERT_TRUE(eventually([&] { return names.readings() == 2; })) << "the miss asked for a reading";
+    add_pod("shop", "web-0", {"nginx"});
+    EXPECT_EQ(pod_label(named(names, kId)), "pod:" + kUid) << "asked for within the hour already";
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    EXPECT_EQ(names.readings(), 2u);
+}
+
+TEST_F(PodNamesTest, ReadingsArePacedAndStopWithTheirOwner) {
+    auto names = std::make_unique<PodNames>(dirs, std::chrono::hours(1), std::chrono::seconds(0));
+    EXPECT_EQ(pod_label(named(*names, kId)), "pod:" + kUid);
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    EXPECT_EQ(names->readings(), 1u) << "the next reading is due in an hour";
+    const auto start = std::chrono::steady_clock::now();
+    names.reset();  // the waiting reader is stopped, not waited for
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+}
+
+TEST_F(PodNamesTest, AContainerLinkMadeAfterThePodIsAskedFor) {
+    add_pod("shop", "web-0", {"nginx", "sidecar"});
+    std::filesystem::create_directories(dir.path() / "containers");
+    PodNames names(dirs, std::chrono::milliseconds(0), std::chrono::seconds(0));
+    EXPECT_EQ(named(names, kId).container_name, "");
+    link_container("shop", "web-0", "nginx", kId);
+    EXPECT_TRUE(eventually([&] { return named(names, kId).container_name == "nginx"; }));
+}
+
+TEST_F(PodNamesTest, WithoutTheLinksDirectoryContainersAreNotAskedFor) {
+    add_pod("shop", "web-0", {"nginx", "sidecar"});
+    PodNames names(dirs, std::chrono::milliseconds(0), std::chrono::seconds(0));
+    EXPECT_EQ(pod_label(named(names, kId)), "shop/web-0");
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    EXPECT_EQ(names.readings(), 1u) << "nothing to read a container's name from";
 }
 
 TEST_F(PodNamesTest, MissingDirectoriesNameNothing) {
