@@ -4,9 +4,11 @@
 # nfsleuth exists for, end to end, with `watch` and `drops` started before
 # conntrack exists.
 #
-#  1. `iptables-legacy -t nat -L` autoloads nf_conntrack: both follow it and
-#     attach their hooks on conntrack's functions (kprobes, which leave the
-#     module free to go), and say so.
+#  1. `iptables-legacy -t nat -L`, run in a docker container's cgroup,
+#     autoloads nf_conntrack: watch names the container's cgroup as the
+#     requester's; both follow the load and attach their hooks on
+#     conntrack's functions (kprobes, which leave the module free to go),
+#     and say so.
 #  2. A MASQUERADE rule turns conntrack on in a namespace and a process
 #     fills its table: the pressure warning names that process as the
 #     creator, every table-full drop is counted exactly, with its cause.
@@ -89,8 +91,19 @@ make_seed_netns() { # ns
 }
 
 # --- 1. the listing that loads conntrack -----------------------------------------
-iptables-legacy -t nat -L >/dev/null
+# Run from a docker container's cgroup, made after watch started: the
+# request names it (the cgroup found by its id on this kernel).
+cgroot=$(require_cgroup2) || exit $?
+container_id=$(printf 'seed-%s' "$$" | sha256sum | cut -c1-64)
+make_cgroup "$cgroot/nfsl-seed-$$"
+mkdir "$cgroot/nfsl-seed-$$/docker-$container_id.scope"
+sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$cgroot/nfsl-seed-$$/docker-$container_id.scope" \
+  iptables-legacy -t nat -L >/dev/null
 loaded nf_conntrack || fail "'iptables-legacy -t nat -L' did not load nf_conntrack"
+wait_for_line "$WORK/watch.out" '.type=="module_request" and .comm=="iptables-legacy"' "watch: the listing's request"
+assert_eq "/nfsl-seed-$$/docker-$container_id.scope {\"runtime\":\"docker\",\"id\":\"$container_id\",\"name\":null}" \
+  "$(jqf "$WORK/watch.out" 'select(.type=="module_request" and .comm=="iptables-legacy")' | head -n1 |
+    jq -r '"\(.cgroup) \(.container | tojson)"')" "watch: the request names the container's cgroup"
 for t in watch drops; do
   wait_for_line "$WORK/$t.out" '.type=="drop_causes" and .backend=="kprobe"' "$t: follows nf_conntrack's load"
 done
