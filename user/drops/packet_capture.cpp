@@ -28,7 +28,6 @@ CaptureLimits limits_of(const PcapOptions& o) {
     CaptureLimits limits;
     limits.packets_per_flow = o.per_flow;
     limits.packets_per_second = o.per_second;
-    limits.snaplen = o.snaplen;
     return limits;
 }
 

@@ -88,7 +88,6 @@ private:
 struct CaptureLimits {
     uint32_t packets_per_flow = 3;
     uint32_t packets_per_second = 100;
-    uint32_t snaplen = 128;
     std::size_t max_flows = 4096;  // at least 1 flow is always remembered
 };
 
@@ -112,7 +111,6 @@ public:
     // more packets if it comes back.
     uint64_t flows_forgotten() const { return flows_forgotten_; }
     std::size_t flows_remembered() const { return admitted_per_flow_.size(); }
-    uint32_t snaplen() const { return limits_.snaplen; }
 
 private:
     void remember(const std::string& flow_key);

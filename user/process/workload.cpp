@@ -87,15 +87,22 @@ std::string qos_of(std::string_view component) {
     return {};
 }
 
-std::vector<std::string_view> components(std::string_view path) {
+// The fields of s between separators, empty ones included.
+std::vector<std::string_view> fields(std::string_view s, char separator) {
     std::vector<std::string_view> out;
-    while (!path.empty()) {
-        auto slash = path.find('/');
-        std::string_view c = path.substr(0, slash);
-        if (!c.empty()) out.push_back(c);
-        if (slash == std::string_view::npos) break;
-        path.remove_prefix(slash + 1);
+    std::size_t start = 0;
+    for (std::size_t i = 0; i <= s.size(); ++i) {
+        if (i == s.size() || s[i] == separator) {
+            out.push_back(s.substr(start, i - start));
+            start = i + 1;
+        }
     }
+    return out;
+}
+
+std::vector<std::string_view> components(std::string_view path) {
+    auto out = fields(path, '/');
+    std::erase(out, std::string_view{});
     return out;
 }
 
@@ -185,15 +192,7 @@ namespace {
 // Kubernetes names (DNS labels and subdomains) have no underscores: they
 // separate the parts of the kubelet's directory names.
 std::vector<std::string_view> underscore_parts(std::string_view s) {
-    std::vector<std::string_view> out;
-    std::size_t start = 0;
-    for (std::size_t i = 0; i <= s.size(); ++i) {
-        if (i == s.size() || s[i] == '_') {
-            out.push_back(s.substr(start, i - start));
-            start = i + 1;
-        }
-    }
-    return out;
+    return fields(s, '_');
 }
 
 bool valid_k8s_name(std::string_view s) {

@@ -400,13 +400,7 @@ TEST(CaptureLimiter, Defaults) {
     CaptureLimits l;
     EXPECT_EQ(l.packets_per_flow, 3u);
     EXPECT_EQ(l.packets_per_second, 100u);
-    EXPECT_EQ(l.snaplen, 128u);
     EXPECT_EQ(l.max_flows, 4096u);
-    EXPECT_EQ(CaptureLimiter().snaplen(), 128u);
-
-    CaptureLimits custom;
-    custom.snaplen = 96;
-    EXPECT_EQ(CaptureLimiter(custom).snaplen(), 96u);
 }
 
 TEST(CaptureLimiter, AdmitsAFewPacketsPerFlow) {
